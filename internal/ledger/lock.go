@@ -1,0 +1,183 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ecsplane/ecsplane/internal/awserr"
+)
+
+const lockSK = "LOCK"
+
+// Lease is a held per-service lock. Token is the fencing token: it grows with
+// every acquisition, so a writer holding an older token knows it lost the
+// lock.
+type Lease struct {
+	Service string    `json:"service"`
+	Owner   string    `json:"owner"`
+	Token   int64     `json:"token"`
+	Expires time.Time `json:"expires"`
+}
+
+// LockHeldError means another owner holds an unexpired lease.
+type LockHeldError struct {
+	Service string
+	Owner   string
+	Expires time.Time
+}
+
+func (e *LockHeldError) Error() string {
+	return fmt.Sprintf("lock on %s is held by %s until %s", e.Service, e.Owner, e.Expires.Format(time.RFC3339))
+}
+
+// ErrNotOwner means a renew or release came from someone who no longer holds
+// the lease: it expired and was taken over, or was never theirs.
+var ErrNotOwner = errors.New("ledger: lease is not held by this owner")
+
+// Acquire takes the service's lock for ttl. It succeeds when the lock is
+// free, expired, or already held by owner (a retried step), and fails with
+// *LockHeldError otherwise.
+func (l *Ledger) Acquire(ctx context.Context, service, owner string, ttl time.Duration) (*Lease, error) {
+	if service == "" || owner == "" || ttl <= 0 {
+		return nil, errors.New("ledger: acquiring a lock needs a service, an owner and a positive ttl")
+	}
+	now := l.now().UTC()
+	exp := now.Add(ttl)
+	out, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(l.table),
+		Key:                 key(servicePK(service), lockSK),
+		UpdateExpression:    aws.String("SET #owner = :owner, expires_at = :exp, acquired_at = :now, #type = :type ADD fencing_token :one"),
+		ConditionExpression: aws.String("attribute_not_exists(#owner) OR expires_at <= :nowms OR #owner = :owner"),
+		ExpressionAttributeNames: map[string]string{
+			"#owner": "owner", "#type": "type",
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":owner": &types.AttributeValueMemberS{Value: owner},
+			":exp":   &types.AttributeValueMemberN{Value: strconv.FormatInt(exp.UnixMilli(), 10)},
+			":nowms": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)},
+			":now":   &types.AttributeValueMemberS{Value: now.Format(time.RFC3339Nano)},
+			":type":  &types.AttributeValueMemberS{Value: "lock"},
+			":one":   &types.AttributeValueMemberN{Value: "1"},
+		},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if awserr.IsConflict(err) {
+		held, readErr := l.readLock(ctx, service)
+		if readErr != nil {
+			return nil, fmt.Errorf("lock on %s is held: %w", service, readErr)
+		}
+		return nil, &LockHeldError{Service: service, Owner: held.Owner, Expires: held.Expires}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("acquiring lock on %s: %w", service, err)
+	}
+	return leaseFrom(service, out.Attributes)
+}
+
+// Renew extends a held lease to ttl from now.
+func (l *Ledger) Renew(ctx context.Context, lease *Lease, ttl time.Duration) (*Lease, error) {
+	now := l.now().UTC()
+	exp := now.Add(ttl)
+	out, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(l.table),
+		Key:                      key(servicePK(lease.Service), lockSK),
+		UpdateExpression:         aws.String("SET expires_at = :exp"),
+		ConditionExpression:      aws.String("#owner = :owner AND fencing_token = :token AND expires_at > :nowms"),
+		ExpressionAttributeNames: map[string]string{"#owner": "owner"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":owner": &types.AttributeValueMemberS{Value: lease.Owner},
+			":token": &types.AttributeValueMemberN{Value: strconv.FormatInt(lease.Token, 10)},
+			":exp":   &types.AttributeValueMemberN{Value: strconv.FormatInt(exp.UnixMilli(), 10)},
+			":nowms": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)},
+		},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if awserr.IsConflict(err) {
+		return nil, fmt.Errorf("renewing lock on %s for %s: %w", lease.Service, lease.Owner, ErrNotOwner)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("renewing lock on %s: %w", lease.Service, err)
+	}
+	return leaseFrom(lease.Service, out.Attributes)
+}
+
+// Release frees the lock if lease still holds it. The fencing token stays
+// on the item so the next owner's token is larger.
+func (l *Ledger) Release(ctx context.Context, lease *Lease) error {
+	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(l.table),
+		Key:                      key(servicePK(lease.Service), lockSK),
+		UpdateExpression:         aws.String("REMOVE #owner SET expires_at = :zero"),
+		ConditionExpression:      aws.String("#owner = :owner AND fencing_token = :token"),
+		ExpressionAttributeNames: map[string]string{"#owner": "owner"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":owner": &types.AttributeValueMemberS{Value: lease.Owner},
+			":token": &types.AttributeValueMemberN{Value: strconv.FormatInt(lease.Token, 10)},
+			":zero":  &types.AttributeValueMemberN{Value: "0"},
+		},
+	})
+	if awserr.IsConflict(err) {
+		return fmt.Errorf("releasing lock on %s for %s: %w", lease.Service, lease.Owner, ErrNotOwner)
+	}
+	if err != nil {
+		return fmt.Errorf("releasing lock on %s: %w", lease.Service, err)
+	}
+	return nil
+}
+
+// CurrentLock returns the lock item's holder, or ErrNotFound when nobody
+// holds it.
+func (l *Ledger) CurrentLock(ctx context.Context, service string) (*Lease, error) {
+	lease, err := l.readLock(ctx, service)
+	if err != nil {
+		return nil, err
+	}
+	if lease.Owner == "" || !lease.Expires.After(l.now()) {
+		return nil, fmt.Errorf("lock on %s: %w", service, ErrNotFound)
+	}
+	return lease, nil
+}
+
+func (l *Ledger) readLock(ctx context.Context, service string) (*Lease, error) {
+	out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(l.table),
+		Key:            key(servicePK(service), lockSK),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading lock on %s: %w", service, err)
+	}
+	if out.Item == nil {
+		return nil, fmt.Errorf("lock on %s: %w", service, ErrNotFound)
+	}
+	return leaseFrom(service, out.Item)
+}
+
+func leaseFrom(service string, item map[string]types.AttributeValue) (*Lease, error) {
+	lease := &Lease{Service: service}
+	if v, ok := item["owner"].(*types.AttributeValueMemberS); ok {
+		lease.Owner = v.Value
+	}
+	if v, ok := item["fencing_token"].(*types.AttributeValueMemberN); ok {
+		n, err := strconv.ParseInt(v.Value, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("lock on %s has a malformed fencing token: %w", service, err)
+		}
+		lease.Token = n
+	}
+	if v, ok := item["expires_at"].(*types.AttributeValueMemberN); ok {
+		ms, err := strconv.ParseInt(v.Value, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("lock on %s has a malformed expiry: %w", service, err)
+		}
+		lease.Expires = time.UnixMilli(ms).UTC()
+	}
+	return lease, nil
+}
