@@ -7,12 +7,20 @@ Every start after the first execution therefore fails with HTTP 500
 __deepcopy__ that copies every other attribute but shares `backend` and
 `executions`, then runs moto's own server entry point with the given
 arguments.
+
+moto's server answers requests on several threads, and its DynamoDB
+backend evaluates a condition and applies the write in separate steps, so two
+racing conditional writes can both succeed. DynamoDB makes each conditional
+write atomic; holding one lock around every DynamoDB request gives moto the
+same guarantee, which the ledger's lock and idempotency keys rely on.
 """
 
 import copy
 import sys
+import threading
 
 from moto.server import main
+from moto.dynamodb.responses import DynamoHandler
 from moto.stepfunctions.models import StateMachine
 
 _SHARED = ("backend", "executions")
@@ -27,6 +35,17 @@ def _deepcopy(self, memo):
 
 
 StateMachine.__deepcopy__ = _deepcopy
+
+_dynamodb_lock = threading.Lock()
+_call_action = DynamoHandler.call_action
+
+
+def _serialised_call_action(self):
+    with _dynamodb_lock:
+        return _call_action(self)
+
+
+DynamoHandler.call_action = _serialised_call_action
 
 if __name__ == "__main__":
     main(sys.argv[1:])
