@@ -17,7 +17,7 @@ import (
 )
 
 type env struct {
-	Table   string `env:"TABLE_NAME"`
+	Table string `env:"TABLE_NAME"`
 }
 
 func main() {

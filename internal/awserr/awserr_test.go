@@ -13,8 +13,8 @@ func TestClassification(t *testing.T) {
 		return fmt.Errorf("describing thing: %w", &smithy.GenericAPIError{Code: code, Message: "m", Fault: fault})
 	}
 	tests := []struct {
-		name                                        string
-		err                                         error
+		name                                       string
+		err                                        error
 		notFound, conflict, depViol, exists, retry bool
 	}{
 		{name: "subnet not found", err: api("InvalidSubnetID.NotFound", smithy.FaultClient), notFound: true},

@@ -162,4 +162,3 @@ func TestDefinitionRefusesMissingSubstitution(t *testing.T) {
 		t.Fatalf("error should name the placeholder: %v", err)
 	}
 }
-

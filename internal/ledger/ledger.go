@@ -25,8 +25,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/ecsplane/ecsplane/internal/awsclient"
 )
 
 // Attribute names of the table's keys and TTL, shared with template.yaml.
@@ -40,7 +38,7 @@ const idTime = "20060102T150405.000Z"
 
 // Ledger reads and writes the table.
 type Ledger struct {
-	db    awsclient.DynamoDBAPI
+	db    DynamoDBAPI
 	table string
 	now   func() time.Time
 }
@@ -52,7 +50,7 @@ type Option func(*Ledger)
 func WithClock(now func() time.Time) Option { return func(l *Ledger) { l.now = now } }
 
 // New returns a ledger over table.
-func New(db awsclient.DynamoDBAPI, table string, opts ...Option) *Ledger {
+func New(db DynamoDBAPI, table string, opts ...Option) *Ledger {
 	l := &Ledger{db: db, table: table, now: time.Now}
 	for _, o := range opts {
 		o(l)

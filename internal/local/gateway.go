@@ -157,12 +157,13 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(out)
 }
 
-// safeInvoke turns a handler panic into an error, as the Lambda runtime
-// reports one instead of crashing the whole environment.
+// safeInvoke turns a handler panic into an error named after the panic
+// value's type, as the Lambda runtime reports it, instead of crashing the
+// whole environment.
 func safeInvoke(ctx context.Context, h lambda.Handler, payload []byte) (out []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = messages.InvokeResponse_Error{Type: "Runtime.Panic", Message: fmt.Sprint(p)}
+			err = messages.InvokeResponse_Error{Type: typeName(p), Message: fmt.Sprint(p)}
 		}
 	}()
 	return h.Invoke(ctx, payload)
@@ -178,11 +179,17 @@ func errorResponse(err error) lambdaError {
 	if errors.As(err, &ire) {
 		return lambdaError{ErrorType: ire.Type, ErrorMessage: ire.Message}
 	}
-	t := reflect.TypeOf(err)
+	return lambdaError{ErrorType: typeName(err), ErrorMessage: err.Error()}
+}
+
+// typeName is the Lambda runtime's name for an error's type: the type's
+// name, without the pointer.
+func typeName(v any) string {
+	t := reflect.TypeOf(v)
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	return lambdaError{ErrorType: t.Name(), ErrorMessage: err.Error()}
+	return t.Name()
 }
 
 func (g *Gateway) forward(w http.ResponseWriter, r *http.Request) {

@@ -7,16 +7,23 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/ecsplane/ecsplane/internal/awsclient"
 	"github.com/ecsplane/ecsplane/internal/awserr"
 )
 
 // LedgerTableID is the ledger table's logical ID in template.yaml.
 const LedgerTableID = "LedgerTable"
 
+// DynamoDBAdminAPI is the subset of the DynamoDB client that creates tables.
+type DynamoDBAdminAPI interface {
+	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+}
+
+var _ DynamoDBAdminAPI = (*dynamodb.Client)(nil)
+
 // CreateTable creates the template's table under tableName and waits until
 // it is active. An existing table is left as it is.
-func CreateTable(ctx context.Context, db awsclient.DynamoDBAdminAPI, tmpl *Template, logicalID, tableName string) error {
+func CreateTable(ctx context.Context, db DynamoDBAdminAPI, tmpl *Template, logicalID, tableName string) error {
 	in, err := tmpl.CreateTableInput(logicalID, tableName)
 	if err != nil {
 		return err

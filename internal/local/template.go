@@ -136,3 +136,22 @@ func (t *Template) CreateTableInput(logicalID, tableName string) (*dynamodb.Crea
 	}
 	return in, nil
 }
+
+// Metadata decodes one key of a resource's Metadata into out.
+func (t *Template) Metadata(logicalID, name string, out any) error {
+	r := child(child(t.root, "Resources"), logicalID)
+	n := child(child(r, "Metadata"), name)
+	if n == nil {
+		return fmt.Errorf("resource %s has no Metadata.%s", logicalID, name)
+	}
+	return n.Decode(out)
+}
+
+// Global decodes a value under Globals, for example ("Function", "Runtime").
+func (t *Template) Global(section, name string, out any) error {
+	n := child(child(child(t.root, "Globals"), section), name)
+	if n == nil {
+		return fmt.Errorf("template has no Globals.%s.%s", section, name)
+	}
+	return n.Decode(out)
+}
