@@ -52,6 +52,7 @@ lint: cfn-lint
 	@out="$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*'))"; \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 
 cfn-lint:
 	cfn-lint template.yaml

@@ -14,7 +14,7 @@ type sample struct {
 	Max     int           `env:"MAX_TASKS" default:"10"`
 	DryRun  bool          `env:"DRY_RUN" default:"false"`
 	Regions []string      `env:"REGIONS" default:"us-east-1"`
-	ignored string
+	Untagged string // no env tag: Load leaves it alone
 }
 
 func env(m map[string]string) Lookup {
@@ -24,7 +24,7 @@ func env(m map[string]string) Lookup {
 func TestLoad(t *testing.T) {
 	var got sample
 	err := Load(&got, env(map[string]string{
-		"TABLE_NAME": "ledger", "TOPIC_ARN": "arn:t", "BAKE_TIME": "30s", "REGIONS": "a, b,,c",
+		"Untagged": "x", "TABLE_NAME": "ledger", "TOPIC_ARN": "arn:t", "BAKE_TIME": "30s", "REGIONS": "a, b,,c",
 	}))
 	if err != nil {
 		t.Fatal(err)

@@ -247,18 +247,17 @@ func TestLockRaceHasOneWinner(t *testing.T) {
 func TestExpiredLeaseTakenOver(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	a, err := f.l.Acquire(ctx, "web", "exec-a", 30*time.Second)
+	first, err := f.l.Acquire(ctx, "web", "exec-a", 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.l.Acquire(ctx, "web", "exec-b", 30*time.Second); err == nil {
 		t.Fatal("b took a live lease")
 	}
-	again, err := f.l.Acquire(ctx, "web", "exec-a", 30*time.Second)
-	if err != nil || again.Owner != "exec-a" {
-		t.Fatalf("owner re-acquire: %+v %v", again, err)
+	a, err := f.l.Acquire(ctx, "web", "exec-a", 30*time.Second)
+	if err != nil || a.Owner != "exec-a" || a.Token <= first.Token {
+		t.Fatalf("owner re-acquire: %+v %v", a, err)
 	}
-	a = again
 
 	f.clock.Advance(31 * time.Second)
 	b, err := f.l.Acquire(ctx, "web", "exec-b", 30*time.Second)
