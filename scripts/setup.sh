@@ -30,3 +30,9 @@ fi
 command -v cfn-lint >/dev/null 2>&1 || "$PYTHON" -m pip install -q 'cfn-lint>=1.51'
 
 go mod download
+
+# The Lambda Runtime Interface Emulator, to run built bootstraps in tests.
+if ! command -v aws-lambda-rie >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/aws-lambda-rie" ]; then
+  echo "installing aws-lambda-rie"
+  go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
+fi

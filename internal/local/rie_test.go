@@ -1,0 +1,113 @@
+package local_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/ecsplane/ecsplane/internal/awstest"
+	"github.com/ecsplane/ecsplane/internal/ledger"
+	"github.com/ecsplane/ecsplane/internal/local"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+// TestRecordFunctionUnderRIE runs the record function's real binary under
+// the Lambda Runtime Interface Emulator against moto: configuration from the
+// environment, the JSON log format, and the typed error on bad input.
+func TestRecordFunctionUnderRIE(t *testing.T) {
+	env := awstest.Moto(t)
+	ctx := context.Background()
+	// The function sends no account header, so it acts in moto's default
+	// account; a table name of its own keeps the test isolated there.
+	table := "ledger-" + env.AccountID
+	db := dynamodb.NewFromConfig(local.Config(env.Endpoint))
+	if err := local.CreateTable(ctx, db, loadTemplate(t), local.LedgerTableID, table); err != nil {
+		t.Fatal(err)
+	}
+	bootstrap, err := local.BuildBootstrap(ctx, "../..", "./functions/record", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Without TABLE_NAME the function must refuse to start, naming it.
+	bad, err := local.StartRIE(bootstrap, []string{"AWS_REGION=us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _, err := bad.Invoke(ctx, []byte(`{}`), 10*time.Second)
+	bad.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(body)+bad.Output(), "missing environment variables: TABLE_NAME") {
+		t.Fatalf("missing configuration was not reported: %s / %s", body, bad.Output())
+	}
+
+	rie, err := local.StartRIE(bootstrap, []string{
+		"TABLE_NAME=" + table, "AWS_REGION=us-east-1", "AWS_ENDPOINT_URL=" + env.Endpoint,
+		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+		"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_LAMBDA_LOG_LEVEL=INFO",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rie.Stop()
+
+	fixture, err := os.ReadFile("../../events/record-build-failed.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, funcErr, err := rie.Invoke(ctx, fixture, 10*time.Second)
+	if err != nil || funcErr != "" {
+		t.Fatalf("invoke: %v %s %s\n%s", err, funcErr, body, rie.Output())
+	}
+	var rec ledger.Action
+	if err := json.Unmarshal(body, &rec); err != nil || rec.ID == "" || rec.Reason != "NotReadyError" {
+		t.Fatalf("response %s (%v)", body, err)
+	}
+	as, _, err := ledger.New(db, table).Actions(ctx, "web", ledger.PageRequest{})
+	if err != nil || len(as) != 1 || as[0].ID != rec.ID {
+		t.Fatalf("ledger holds %+v (%v), want the recorded action", as, err)
+	}
+	if !strings.Contains(rie.Output(), `"msg":"recorded action"`) || !strings.Contains(rie.Output(), `"request_id":`) {
+		t.Errorf("no JSON log line with a request ID:\n%s", rie.Output())
+	}
+
+	// The emulator reports a function error in the body only, without
+	// Lambda's X-Amz-Function-Error header.
+	body, _, err = rie.Invoke(ctx, []byte(`{"kind":"build"}`), 10*time.Second)
+	if err != nil || !strings.Contains(string(body), `"errorType":"InvalidInputError"`) {
+		t.Fatalf("bad input: %v %s", err, body)
+	}
+	if as, _, _ := ledger.New(db, table).Actions(ctx, "web", ledger.PageRequest{}); len(as) != 1 {
+		t.Fatalf("bad input wrote to the ledger: %d actions", len(as))
+	}
+}
+
+// BenchmarkColdStart measures process start to the first answered
+// invocation of the record function under the emulator: what Lambda calls
+// init plus the first invoke.
+func BenchmarkColdStart(b *testing.B) {
+	bootstrap, err := local.BuildBootstrap(context.Background(), "../..", "./functions/record", b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rie, err := local.StartRIE(bootstrap, []string{"TABLE_NAME=t", "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Invalid input answers without any AWS call, so this times start-up.
+		if body, _, err := rie.Invoke(context.Background(), []byte(`{}`), 10*time.Second); err != nil || !strings.Contains(string(body), "InvalidInputError") {
+			b.Fatalf("invoke: %v %s", err, body)
+		}
+		rie.Stop()
+	}
+}
