@@ -1,0 +1,1 @@
+"""The web service that the stack runs: see app.py."""

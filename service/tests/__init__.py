@@ -1,0 +1,1 @@
+"""Tests of the service and its nginx sidecar, and the harness that runs them."""
