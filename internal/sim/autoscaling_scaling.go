@@ -1,0 +1,554 @@
+package sim
+
+import (
+	"encoding/json"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+)
+
+// activity is a scaling activity: one launch or termination.
+type activity struct {
+	seq           uint64
+	id            string
+	description   string
+	cause         string
+	subnetID, az  string
+	status        types.ScalingActivityStatusCode
+	statusMessage string
+	start, end    time.Time
+}
+
+func (s *Sim) newActivity(g *asGroup, description, cause, subnetID, az string) *activity {
+	s.asg.seq++
+	a := &activity{seq: s.asg.seq, id: s.newUUID(), description: description, cause: cause, subnetID: subnetID, az: az, status: types.ScalingActivityStatusCodeInProgress, start: s.clock.now}
+	g.activities = append(g.activities, a)
+	// AWS keeps six weeks of activities; the simulator keeps the most recent
+	// ones, which is all a caller can page through in practice.
+	if len(g.activities) > 1000 {
+		g.activities = g.activities[len(g.activities)-1000:]
+	}
+	return a
+}
+
+func (a *activity) finish(now time.Time, status types.ScalingActivityStatusCode, message string) {
+	a.status, a.statusMessage, a.end = status, message, now
+}
+
+type activityDetails struct {
+	SubnetID         string `json:"Subnet ID,omitempty"`
+	AvailabilityZone string `json:"Availability Zone,omitempty"`
+}
+
+func (s *Sim) activityOut(g *asGroup, a *activity) types.Activity {
+	details, _ := json.Marshal(activityDetails{SubnetID: a.subnetID, AvailabilityZone: a.az})
+	out := types.Activity{
+		ActivityId: aws.String(a.id), AutoScalingGroupName: aws.String(g.name), AutoScalingGroupARN: aws.String(g.arn),
+		Description: aws.String(a.description), Cause: aws.String(a.cause), StartTime: aws.Time(a.start), StatusCode: a.status,
+		Details: aws.String(string(details)), Progress: aws.Int32(0),
+	}
+	if a.statusMessage != "" {
+		out.StatusMessage = aws.String(a.statusMessage)
+	}
+	if !a.end.IsZero() {
+		out.EndTime = aws.Time(a.end)
+		out.Progress = aws.Int32(100)
+	}
+	return out
+}
+
+// activityEventDetail is the detail of the "EC2 Instance Launch/Terminate
+// Successful/Unsuccessful" events, in the field order of AWS's examples.
+type activityEventDetail struct {
+	StatusCode           string          `json:"StatusCode"`
+	Description          string          `json:"Description,omitempty"`
+	AutoScalingGroupName string          `json:"AutoScalingGroupName"`
+	ActivityID           string          `json:"ActivityId"`
+	Details              activityDetails `json:"Details"`
+	RequestID            string          `json:"RequestId"`
+	StatusMessage        string          `json:"StatusMessage"`
+	EndTime              string          `json:"EndTime"`
+	EC2InstanceID        string          `json:"EC2InstanceId"`
+	StartTime            string          `json:"StartTime"`
+	Cause                string          `json:"Cause"`
+	Origin               string          `json:"Origin"`
+	Destination          string          `json:"Destination"`
+}
+
+// emitActivity publishes an activity's outcome. AWS's events carry the status
+// the activity had while the event was prepared, which for the successful
+// ones is InProgress.
+func (s *Sim) emitActivity(g *asGroup, a *activity, detailType, status, instanceID string, launching bool) {
+	resources := []string{g.arn}
+	if instanceID != "" {
+		resources = append(resources, s.instanceArn(instanceID))
+	}
+	origin, dest := "EC2", "AutoScalingGroup"
+	if !launching {
+		origin, dest = dest, origin
+	}
+	end := a.end
+	if end.IsZero() {
+		end = s.clock.now
+	}
+	s.emit("aws.autoscaling", detailType, resources, activityEventDetail{
+		StatusCode: status, Description: a.description, AutoScalingGroupName: g.name, ActivityID: a.id,
+		Details: activityDetails{SubnetID: a.subnetID, AvailabilityZone: a.az}, RequestID: a.id, StatusMessage: a.statusMessage,
+		EndTime: end.UTC().Format(eventTimeFormat), EC2InstanceID: instanceID, StartTime: a.start.UTC().Format(eventTimeFormat),
+		Cause: a.cause, Origin: origin, Destination: dest,
+	})
+}
+
+// asgKick schedules a scaling pass for the group after d, unless one is due
+// sooner.
+func (s *Sim) asgKick(g *asGroup, d time.Duration) {
+	at := s.clock.now.Add(d)
+	if g.reconcile != nil && !g.reconcile.stopped && !g.reconcileAt.After(at) {
+		return
+	}
+	g.reconcile.stop()
+	g.reconcileAt = at
+	g.reconcile = s.after(d, func() {
+		g.reconcile = nil
+		s.asgReconcile(g)
+	})
+}
+
+// asgReconcile is one scaling pass: replace unhealthy instances, then bring
+// the group to its desired capacity, then balance its zones.
+func (s *Sim) asgReconcile(g *asGroup) {
+	if _, ok := s.asg.groups[g.name]; !ok || g.deleting {
+		return
+	}
+	if !g.suspendedProcess("ReplaceUnhealthy") {
+		for _, ai := range g.activeInstances() {
+			if ai.health == "Unhealthy" && ai.state == types.LifecycleStateInService {
+				s.asgBeginTerminate(g, ai, s.causef("an instance was taken out of service in response to a user health-check."))
+			}
+		}
+	}
+	active := g.activeInstances()
+	n := int32(len(active))
+	switch {
+	case n < g.desired && !g.suspendedProcess("Launch"):
+		cause := g.cause
+		if cause == "" {
+			cause = s.causef("an instance was started in response to a difference between desired and actual capacity.")
+		}
+		cause += " " + s.causef("an instance was started in response to a difference between desired and actual capacity, increasing the capacity from %d to %d.", n, g.desired)
+		s.asgLaunch(g, int(g.desired-n), cause, "")
+	case n > g.desired && !g.suspendedProcess("Terminate"):
+		for _, ai := range active {
+			if ai.rebalance && ai.state != types.LifecycleStateInService {
+				// Rebalancing launches before it terminates, so the group
+				// waits for the new instance before giving up an old one.
+				return
+			}
+		}
+		prefix := g.cause
+		if prefix == "" {
+			prefix = s.causef("an instance was taken out of service in response to a difference between desired and actual capacity.")
+		}
+		for _, ai := range s.asgSelectVictims(g, int(n-g.desired)) {
+			s.asgBeginTerminate(g, ai, prefix+" "+s.causef("an instance was taken out of service in response to a difference between desired and actual capacity, shrinking the capacity from %d to %d. ", n, g.desired)+s.causef("instance %s was selected for termination.", ai.id))
+		}
+	case n == g.desired && !g.suspendedProcess("AZRebalance"):
+		g.cause = ""
+		s.asgRebalance(g)
+	}
+}
+
+// zoneCounts counts the group's active instances per zone.
+func (s *Sim) zoneCounts(g *asGroup) map[string]int {
+	counts := map[string]int{}
+	for _, z := range s.groupZones(g) {
+		counts[z] = 0
+	}
+	for _, ai := range g.activeInstances() {
+		counts[ai.az]++
+	}
+	return counts
+}
+
+// launchSubnet picks where the next instance goes: the zone with the fewest
+// active instances, skipping zones that refused a launch in this pass.
+func (s *Sim) launchSubnet(g *asGroup, counts map[string]int, skip map[string]bool, only string) *subnet {
+	var best *subnet
+	for _, z := range s.groupZones(g) {
+		if skip[z] || (only != "" && z != only) {
+			continue
+		}
+		for _, id := range g.subnetIDs {
+			sn, ok := s.ec2.subnets[id]
+			if !ok || sn.zone.name != z {
+				continue
+			}
+			if best == nil || counts[z] < counts[best.zone.name] {
+				best = sn
+			}
+			break
+		}
+	}
+	return best
+}
+
+// asgLaunch launches n instances, balancing zones and falling back to other
+// zones when one refuses, as Auto Scaling does. only restricts the launch to
+// one zone (for rebalancing).
+func (s *Sim) asgLaunch(g *asGroup, n int, cause, only string) {
+	lt, err := s.findLaunchTemplate(g.ltSpec.LaunchTemplateId, g.ltSpec.LaunchTemplateName)
+	var spec launchSpec
+	if err == nil {
+		spec, _, err = s.specFromTemplate(lt, aws.ToString(g.ltSpec.Version))
+	}
+	if err != nil {
+		a := s.newActivity(g, "Launching a new EC2 instance.  Status Reason: "+errorMessage(err)+". Launching EC2 instance failed.", cause, "", "")
+		a.finish(s.clock.now, types.ScalingActivityStatusCodeFailed, errorMessage(err)+". Launching EC2 instance failed.")
+		s.emitActivity(g, a, "EC2 Instance Launch Unsuccessful", string(types.ScalingActivityStatusCodeFailed), "", true)
+		s.asgKick(g, s.timings.LaunchRetry)
+		return
+	}
+	for k, t := range g.tags {
+		if t.propagate {
+			spec.tags[k] = t.value
+		}
+	}
+	spec.tags["aws:autoscaling:groupName"] = g.name
+	counts := s.zoneCounts(g)
+	skip := map[string]bool{}
+	for range n {
+		for {
+			sn := s.launchSubnet(g, counts, skip, only)
+			if sn == nil {
+				s.asgKick(g, s.timings.LaunchRetry)
+				return
+			}
+			ls := spec
+			ls.tags = spec.tags.clone()
+			if err := s.validateSpec(&ls, sn); err != nil {
+				s.launchFailed(g, cause, sn, err)
+				skip[sn.zone.name] = true
+				continue
+			}
+			inst, err := s.launchInstance(ls, sn, s.newID("r"), 0)
+			if err != nil {
+				s.launchFailed(g, cause, sn, err)
+				skip[sn.zone.name] = true
+				continue
+			}
+			counts[sn.zone.name]++
+			s.asgAdopt(g, lt, inst, cause, only != "")
+			break
+		}
+	}
+}
+
+func errorMessage(err error) string {
+	if m, ok := err.(interface{ ErrorMessage() string }); ok {
+		return m.ErrorMessage()
+	}
+	return err.Error()
+}
+
+func (s *Sim) launchFailed(g *asGroup, cause string, sn *subnet, err error) {
+	msg := errorMessage(err) + " Launching EC2 instance failed."
+	a := s.newActivity(g, "Launching a new EC2 instance.  Status Reason: "+msg, cause, sn.id, sn.zone.name)
+	a.finish(s.clock.now, types.ScalingActivityStatusCodeFailed, msg)
+	s.emitActivity(g, a, "EC2 Instance Launch Unsuccessful", string(types.ScalingActivityStatusCodeFailed), "", true)
+	s.log.Debug("sim_asg_launch_failed", "group", g.name, "zone", sn.zone.name, "error", msg)
+}
+
+// asgAdopt makes a freshly launched instance a member of the group and starts
+// its launch lifecycle.
+func (s *Sim) asgAdopt(g *asGroup, lt *launchTemplate, inst *instance, cause string, rebalance bool) {
+	inst.asgName = g.name
+	s.asg.seq++
+	ai := &asgInstance{
+		seq: s.asg.seq, id: inst.id, az: inst.az, azID: inst.azID, subnetID: inst.subnetID, health: "Healthy",
+		protected: g.protectNew, ltID: lt.id, ltName: lt.name, ltVersion: inst.spec.ltVer, imageID: inst.spec.imageID,
+		instType: string(inst.spec.instanceType), rebalance: rebalance,
+	}
+	g.instances[ai.id] = ai
+	ai.activity = s.newActivity(g, "Launching a new EC2 instance: "+inst.id, cause, inst.subnetID, inst.az)
+	s.setASGInstanceState(g, ai, types.LifecycleStatePending)
+	if hooks := g.hooksFor(launchTransition); len(hooks) > 0 {
+		s.asgWait(g, ai, types.LifecycleStatePendingWait, hooks)
+		return
+	}
+	s.asgProceedLaunch(g, ai)
+}
+
+// asgProceedLaunch moves a launching instance on once its hooks (if any)
+// have completed: into service when EC2 reports it running.
+func (s *Sim) asgProceedLaunch(g *asGroup, ai *asgInstance) {
+	if len(g.hooksFor(launchTransition)) > 0 || ai.state == types.LifecycleStatePendingWait {
+		s.setASGInstanceState(g, ai, types.LifecycleStatePendingProceed)
+	}
+	if inst, ok := s.ec2.instances[ai.id]; ok && inst.state == stateRunning {
+		s.asgInService(g, ai)
+	}
+}
+
+func (s *Sim) asgInService(g *asGroup, ai *asgInstance) {
+	ai.inService = s.clock.now
+	s.setASGInstanceState(g, ai, types.LifecycleStateInService)
+	if a := ai.activity; a != nil {
+		a.finish(s.clock.now, types.ScalingActivityStatusCodeSuccessful, "")
+		s.emitActivity(g, a, "EC2 Instance Launch Successful", string(types.ScalingActivityStatusCodeInProgress), ai.id, true)
+		ai.activity = nil
+	}
+	if ai.rebalance {
+		ai.rebalance = false
+	}
+	s.asgKick(g, s.timings.ScalingReaction)
+}
+
+// asgBeginTerminate takes an instance out of service and starts its
+// termination lifecycle. It returns the termination activity.
+func (s *Sim) asgBeginTerminate(g *asGroup, ai *asgInstance, cause string) *activity {
+	if ai.activity != nil && ai.activity.end.IsZero() {
+		ai.activity.finish(s.clock.now, types.ScalingActivityStatusCodeCancelled, "Instance was taken out of service before its launch completed.")
+	}
+	for _, a := range ai.actions {
+		a.timer.stop()
+	}
+	ai.actions = nil
+	ai.activity = s.newActivity(g, "Terminating EC2 instance: "+ai.id, cause, ai.subnetID, ai.az)
+	s.setASGInstanceState(g, ai, types.LifecycleStateTerminating)
+	if hooks := g.hooksFor(terminateTransition); len(hooks) > 0 {
+		s.asgWait(g, ai, types.LifecycleStateTerminatingWait, hooks)
+		return ai.activity
+	}
+	s.asgProceedTerminate(g, ai)
+	return ai.activity
+}
+
+// asgProceedTerminate terminates the EC2 instance once the terminate hooks
+// have completed.
+func (s *Sim) asgProceedTerminate(g *asGroup, ai *asgInstance) {
+	s.setASGInstanceState(g, ai, types.LifecycleStateTerminatingProceed)
+	inst, ok := s.ec2.instances[ai.id]
+	if !ok || inst.state == stateTerminated {
+		s.asgTerminated(g, ai)
+		return
+	}
+	s.terminateInstance(inst)
+}
+
+// asgTerminated removes a terminated instance from its group.
+func (s *Sim) asgTerminated(g *asGroup, ai *asgInstance) {
+	if ai.terminated {
+		return
+	}
+	ai.terminated = true
+	s.setASGInstanceState(g, ai, types.LifecycleStateTerminated)
+	delete(g.instances, ai.id)
+	if a := ai.activity; a != nil {
+		a.finish(s.clock.now, types.ScalingActivityStatusCodeSuccessful, "")
+		s.emitActivity(g, a, "EC2 Instance Terminate Successful", string(types.ScalingActivityStatusCodeInProgress), ai.id, false)
+		ai.activity = nil
+	}
+	s.maybeRemoveGroup(g)
+	s.asgKick(g, s.timings.ScalingReaction)
+}
+
+// asgSelectVictims applies the default termination policy: take from the
+// zone with the most instances, prefer instances on an older launch template
+// version, then choose at random. Protected instances are never chosen.
+func (s *Sim) asgSelectVictims(g *asGroup, n int) []*asgInstance {
+	counts := s.zoneCounts(g)
+	chosen := map[string]bool{}
+	var out []*asgInstance
+	current := ""
+	if lt, err := s.findLaunchTemplate(g.ltSpec.LaunchTemplateId, g.ltSpec.LaunchTemplateName); err == nil {
+		if v, err := lt.version(aws.ToString(g.ltSpec.Version)); err == nil {
+			current = strconv.FormatInt(v.number, 10)
+		}
+	}
+	for range n {
+		var candidates []*asgInstance
+		for _, ai := range g.activeInstances() {
+			if !ai.protected && !chosen[ai.id] {
+				candidates = append(candidates, ai)
+			}
+		}
+		if len(candidates) == 0 {
+			break
+		}
+		zones := map[string]bool{}
+		for _, ai := range candidates {
+			zones[ai.az] = true
+		}
+		zone := ""
+		for _, z := range sortedKeys(zones) {
+			if zone == "" || counts[z] > counts[zone] {
+				zone = z
+			}
+		}
+		var inZone, oldTemplate []*asgInstance
+		for _, ai := range candidates {
+			if ai.az == zone {
+				inZone = append(inZone, ai)
+				if ai.ltVersion != current {
+					oldTemplate = append(oldTemplate, ai)
+				}
+			}
+		}
+		pool := inZone
+		if len(oldTemplate) > 0 {
+			pool = oldTemplate
+		}
+		victim := pool[s.rng.IntN(len(pool))]
+		chosen[victim.id] = true
+		counts[zone]--
+		out = append(out, victim)
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// asgRebalance restores an even spread across zones after an imbalance (an
+// outage, say): it launches one instance in the emptiest zone, and the next
+// pass terminates one from the fullest. It may exceed the maximum size by 10%
+// (at least one instance) while doing so, as AWS allows.
+func (s *Sim) asgRebalance(g *asGroup) {
+	for _, ai := range g.instances {
+		if ai.state != types.LifecycleStateInService {
+			return
+		}
+	}
+	counts := s.zoneCounts(g)
+	zones := s.groupZones(g)
+	if len(zones) < 2 {
+		return
+	}
+	lo, hi := zones[0], zones[0]
+	for _, z := range zones {
+		if counts[z] < counts[lo] {
+			lo = z
+		}
+		if counts[z] > counts[hi] {
+			hi = z
+		}
+	}
+	if counts[hi]-counts[lo] <= 1 {
+		return
+	}
+	margin := max(1, (int(g.max)+9)/10)
+	if len(g.activeInstances()) >= int(g.max)+margin {
+		return
+	}
+	cause := s.causef("an instance was launched to aid in balancing the group's zones.")
+	before := len(g.instances)
+	s.asgLaunch(g, 1, cause, lo)
+	if len(g.instances) == before {
+		s.asgKick(g, s.timings.LaunchRetry)
+	}
+}
+
+// asgOnInstance reacts to EC2 instance changes for instances in a group.
+func (s *Sim) asgOnInstance(inst *instance, prev string) {
+	if inst.asgName == "" {
+		return
+	}
+	g, ok := s.asg.groups[inst.asgName]
+	if !ok {
+		return
+	}
+	ai, ok := g.instances[inst.id]
+	if !ok {
+		return
+	}
+	switch {
+	case inst.state == stateRunning && prev == statePending:
+		if ai.state == types.LifecycleStatePendingProceed || (ai.state == types.LifecycleStatePending && len(ai.actions) == 0) {
+			s.asgInService(g, ai)
+		}
+	case inst.state == stateTerminated:
+		if ai.state == types.LifecycleStateTerminatingProceed {
+			s.asgTerminated(g, ai)
+			return
+		}
+		s.asgScheduleHealthCheck(g)
+	case inst.impairedBy != impairedNone || inst.state == stateShuttingDown:
+		s.asgScheduleHealthCheck(g)
+	}
+}
+
+// asgScheduleHealthCheck makes the group look at its instances' health after
+// the detection delay.
+func (s *Sim) asgScheduleHealthCheck(g *asGroup) {
+	if g.healthCheck != nil && !g.healthCheck.stopped {
+		return
+	}
+	g.healthCheck = s.after(s.timings.HealthCheckDetection, func() {
+		g.healthCheck = nil
+		s.asgCheckHealth(g)
+	})
+}
+
+// asgCheckHealth applies the EC2 health check: an instance that is no longer
+// running is unhealthy at once; one whose status checks fail is unhealthy
+// once its grace period has passed. Unhealthy instances are replaced.
+func (s *Sim) asgCheckHealth(g *asGroup) {
+	if _, ok := s.asg.groups[g.name]; !ok || g.deleting || g.suspendedProcess("HealthCheck") {
+		return
+	}
+	recheck, replaced := false, false
+	for _, ai := range g.activeInstances() {
+		inst, ok := s.ec2.instances[ai.id]
+		var reason string
+		switch {
+		case !ok || (inst.state != statePending && inst.state != stateRunning):
+			// An instance that is gone is unhealthy whatever its group
+			// state, even while a launch hook holds it.
+			reason = "an instance was taken out of service in response to an EC2 health check indicating it has been terminated or stopped."
+		case inst.impairedBy != impairedNone:
+			// Failed status checks count only for an instance in service
+			// and past its grace period; look again later for the others.
+			if s.inGrace(g, ai) {
+				recheck = true
+				continue
+			}
+			reason = "an instance was taken out of service in response to an EC2 instance status checks failure."
+		default:
+			continue
+		}
+		ai.health = "Unhealthy"
+		if !g.suspendedProcess("ReplaceUnhealthy") {
+			s.asgBeginTerminate(g, ai, s.causef("%s", reason))
+			replaced = true
+		}
+	}
+	if recheck {
+		s.asgScheduleHealthCheck(g)
+	}
+	if replaced {
+		s.asgKick(g, s.timings.ScalingReaction)
+	}
+}
+
+// setASGInstanceState changes a member's lifecycle state and tells the
+// services that watch group members (load balancer registration, ECS).
+func (s *Sim) setASGInstanceState(g *asGroup, ai *asgInstance, state types.LifecycleState) {
+	prev := ai.state
+	if prev == state {
+		return
+	}
+	ai.state = state
+	s.log.Debug("sim_asg_instance_state", "group", g.name, "instance_id", ai.id, "from", prev, "to", state)
+	for _, obs := range s.asg.observers {
+		obs(g, ai, prev)
+	}
+}

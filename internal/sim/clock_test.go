@@ -1,0 +1,93 @@
+package sim_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ecsplane/ecsplane/internal/sim"
+)
+
+func TestClockMovesOnlyWhenTold(t *testing.T) {
+	start := time.Date(2030, time.June, 1, 12, 0, 0, 0, time.UTC)
+	s := sim.New(sim.Options{Start: start})
+	if !s.Now().Equal(start) {
+		t.Fatalf("Now = %v, want %v", s.Now(), start)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if !s.Now().Equal(start) {
+		t.Fatal("virtual clock moved with wall time")
+	}
+	s.Advance(90 * time.Second)
+	if got := s.Now().Sub(start); got != 90*time.Second {
+		t.Fatalf("after Advance(90s) the clock moved %s", got)
+	}
+}
+
+func TestRunUntilStopsAtTheFirstInstantTheConditionHolds(t *testing.T) {
+	e := newEnv(t, sim.Options{Seed: 1, Timings: sim.Timings{InstanceBoot: 45 * time.Second}})
+	n := e.network(t)
+	run, err := e.ec2.RunInstances(context.Background(), &ec2.RunInstancesInput{
+		MinCount: aws.Int32(1), MaxCount: aws.Int32(1), SubnetId: aws.String(n.subnets[0]), ImageId: aws.String(e.sim.ECSOptimizedAMI()),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(run.Instances[0].InstanceId)
+	start := e.sim.Now()
+	if !e.sim.RunUntil(func() bool { return e.ec2State(t, id) == "running" }, time.Hour) {
+		t.Fatal("instance never ran")
+	}
+	if got := e.sim.Now().Sub(start); got != 45*time.Second {
+		t.Fatalf("RunUntil stopped after %s, want the 45s boot time", got)
+	}
+	if e.sim.RunUntil(func() bool { return false }, 10*time.Minute) {
+		t.Fatal("RunUntil reported a condition that never held")
+	}
+	if got := e.sim.Now().Sub(start); got != 45*time.Second+10*time.Minute {
+		t.Fatalf("RunUntil with a false condition moved the clock %s, want the full limit", got)
+	}
+}
+
+func TestECSOptimizedAMIParameter(t *testing.T) {
+	s := sim.New(sim.Options{Region: "eu-west-1"})
+	client := ssm.NewFromConfig(s.Config())
+	ctx := context.Background()
+	p, err := client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(sim.ECSAMIParameter)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(p.Parameter.Value); got != s.ECSOptimizedAMI() || len(got) != len("ami-0123456789abcdef0") {
+		t.Fatalf("parameter value %q, want the region's well-formed AMI %q", got, s.ECSOptimizedAMI())
+	}
+	if arn := aws.ToString(p.Parameter.ARN); arn != "arn:aws:ssm:eu-west-1::parameter"+sim.ECSAMIParameter {
+		t.Fatalf("public parameter ARN %q", arn)
+	}
+	rec, err := client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta struct {
+		ImageID string `json:"image_id"`
+		OS      string `json:"os"`
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(rec.Parameter.Value)), &meta); err != nil || meta.ImageID != s.ECSOptimizedAMI() || meta.OS != "Amazon Linux 2023" {
+		t.Fatalf("recommended metadata %q (%v)", aws.ToString(rec.Parameter.Value), err)
+	}
+	other := sim.New(sim.Options{Region: "us-east-1"})
+	if other.ECSOptimizedAMI() == s.ECSOptimizedAMI() {
+		t.Fatal("two regions publish the same AMI ID")
+	}
+	both, err := client.GetParameters(ctx, &ssm.GetParametersInput{Names: []string{sim.ECSAMIParameter, "/nope"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(both.Parameters) != 1 || len(both.InvalidParameters) != 1 || both.InvalidParameters[0] != "/nope" {
+		t.Fatalf("GetParameters = %+v", both)
+	}
+}

@@ -1,0 +1,429 @@
+package sim
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+)
+
+// metricAlarm is a single-metric alarm.
+type metricAlarm struct {
+	seq                                 uint64
+	name, arn, desc                     string
+	namespace, metric                   string
+	dims                                []types.Dimension
+	stat                                types.Statistic
+	period, evalPeriods, toAlarm        int32
+	threshold                           float64
+	comparison                          types.ComparisonOperator
+	treatMissing                        string
+	actionsEnabled                      bool
+	alarmActions, okActions, insActions []string
+	unit                                types.StandardUnit
+	state                               types.StateValue
+	reason, reasonData                  string
+	stateUpdated, configUpdated         time.Time
+	metricID                            string
+}
+
+func (s *Sim) alarmArn(name string) string { return s.arn("cloudwatch", "alarm:"+name) }
+
+func (s *Sim) putMetricAlarm(in *cloudwatch.PutMetricAlarmInput) (*cloudwatch.PutMetricAlarmOutput, error) {
+	if len(in.Metrics) > 0 {
+		return nil, cwInvalid("The simulator evaluates single-metric alarms only; Metrics is not supported.")
+	}
+	if in.ThresholdMetricId != nil || strings.Contains(string(in.ComparisonOperator), "Band") {
+		return nil, cwInvalid("The simulator does not evaluate anomaly detection alarms.")
+	}
+	if in.Statistic == "" {
+		return nil, &types.MissingRequiredParameterException{Message: aws.String("Statistic or ExtendedStatistic must be specified.")}
+	}
+	period := aws.ToInt32(in.Period)
+	if period != 10 && period != 20 && period != 30 && (period < 60 || period%60 != 0) {
+		return nil, cwInvalid("The parameter Period must be 10, 20, 30 or a multiple of 60.")
+	}
+	evals := aws.ToInt32(in.EvaluationPeriods)
+	if evals < 1 {
+		return nil, cwInvalid("The parameter EvaluationPeriods must be greater than or equal to 1.")
+	}
+	toAlarm := evals
+	if in.DatapointsToAlarm != nil {
+		toAlarm = *in.DatapointsToAlarm
+		if toAlarm < 1 || toAlarm > evals {
+			return nil, cwInvalid("DatapointsToAlarm must be between 1 and EvaluationPeriods.")
+		}
+	}
+	treat := aws.ToString(in.TreatMissingData)
+	if treat == "" {
+		treat = "missing"
+	}
+	if !containsString([]string{"missing", "breaching", "notBreaching", "ignore"}, treat) {
+		return nil, cwInvalid("The value %s for parameter TreatMissingData is invalid.", treat)
+	}
+	name := aws.ToString(in.AlarmName)
+	a, exists := s.cw.alarms[name]
+	if !exists {
+		a = &metricAlarm{
+			seq: s.cw.next(), name: name, arn: s.alarmArn(name), state: types.StateValueInsufficientData,
+			reason: "Unchecked: Initial alarm creation", stateUpdated: s.clock.now, metricID: s.newUUID(),
+		}
+	}
+	a.desc, a.namespace, a.metric, a.dims = aws.ToString(in.AlarmDescription), aws.ToString(in.Namespace), aws.ToString(in.MetricName), sortedDims(in.Dimensions)
+	a.stat, a.period, a.evalPeriods, a.toAlarm = in.Statistic, period, evals, toAlarm
+	a.threshold, a.comparison, a.treatMissing = aws.ToFloat64(in.Threshold), in.ComparisonOperator, treat
+	a.actionsEnabled = in.ActionsEnabled == nil || *in.ActionsEnabled
+	a.alarmActions, a.okActions, a.insActions = in.AlarmActions, in.OKActions, in.InsufficientDataActions
+	a.unit, a.configUpdated = in.Unit, s.clock.now
+	s.cw.alarms[name] = a
+	s.ensureMinuteTick()
+	return &cloudwatch.PutMetricAlarmOutput{}, nil
+}
+
+func (s *Sim) alarmOut(a *metricAlarm) types.MetricAlarm {
+	out := types.MetricAlarm{
+		AlarmName: aws.String(a.name), AlarmArn: aws.String(a.arn), Namespace: aws.String(a.namespace), MetricName: aws.String(a.metric),
+		Dimensions: a.dims, Statistic: a.stat, Period: aws.Int32(a.period), EvaluationPeriods: aws.Int32(a.evalPeriods),
+		DatapointsToAlarm: aws.Int32(a.toAlarm), Threshold: aws.Float64(a.threshold), ComparisonOperator: a.comparison,
+		TreatMissingData: aws.String(a.treatMissing), ActionsEnabled: aws.Bool(a.actionsEnabled),
+		AlarmActions: append([]string{}, a.alarmActions...), OKActions: append([]string{}, a.okActions...),
+		InsufficientDataActions: append([]string{}, a.insActions...), StateValue: a.state, StateReason: aws.String(a.reason),
+		StateUpdatedTimestamp: aws.Time(a.stateUpdated), StateTransitionedTimestamp: aws.Time(a.stateUpdated),
+		AlarmConfigurationUpdatedTimestamp: aws.Time(a.configUpdated), Unit: a.unit,
+	}
+	if a.dims == nil {
+		out.Dimensions = []types.Dimension{}
+	}
+	if a.desc != "" {
+		out.AlarmDescription = aws.String(a.desc)
+	}
+	if a.reasonData != "" {
+		out.StateReasonData = aws.String(a.reasonData)
+	}
+	return out
+}
+
+func (s *Sim) describeAlarms(in *cloudwatch.DescribeAlarmsInput) (*cloudwatch.DescribeAlarmsOutput, error) {
+	if len(in.AlarmNames) > 0 && in.AlarmNamePrefix != nil {
+		return nil, &types.InvalidParameterCombinationException{Message: aws.String("AlarmNamePrefix and AlarmNames cannot be specified together.")}
+	}
+	all := sortedBySeq(s.cw.alarms, func(a *metricAlarm) uint64 { return a.seq })
+	// DescribeAlarms lists alarms by name.
+	sortAlarms(all)
+	var alarms []types.MetricAlarm
+	for _, a := range all {
+		if len(in.AlarmNames) > 0 && !containsString(in.AlarmNames, a.name) {
+			continue
+		}
+		if p := aws.ToString(in.AlarmNamePrefix); p != "" && !strings.HasPrefix(a.name, p) {
+			continue
+		}
+		if in.StateValue != "" && a.state != in.StateValue {
+			continue
+		}
+		if p := aws.ToString(in.ActionPrefix); p != "" {
+			found := false
+			for _, act := range append(append(append([]string{}, a.alarmActions...), a.okActions...), a.insActions...) {
+				found = found || strings.HasPrefix(act, p)
+			}
+			if !found {
+				continue
+			}
+		}
+		alarms = append(alarms, s.alarmOut(a))
+	}
+	page, next, err := paginate(alarms, in.MaxRecords, in.NextToken)
+	if err != nil {
+		return nil, &types.InvalidNextToken{Message: aws.String("The service cannot process the token.")}
+	}
+	if page == nil {
+		page = []types.MetricAlarm{}
+	}
+	return &cloudwatch.DescribeAlarmsOutput{MetricAlarms: page, CompositeAlarms: []types.CompositeAlarm{}, NextToken: next}, nil
+}
+
+func sortAlarms(as []*metricAlarm) {
+	for i := 1; i < len(as); i++ {
+		for j := i; j > 0 && as[j].name < as[j-1].name; j-- {
+			as[j], as[j-1] = as[j-1], as[j]
+		}
+	}
+}
+
+func (s *Sim) deleteAlarms(in *cloudwatch.DeleteAlarmsInput) (*cloudwatch.DeleteAlarmsOutput, error) {
+	for _, n := range in.AlarmNames {
+		if _, ok := s.cw.alarms[n]; !ok {
+			return nil, &types.ResourceNotFound{Message: aws.String("Alarm(s) not found: [" + n + "]")}
+		}
+	}
+	for _, n := range in.AlarmNames {
+		delete(s.cw.alarms, n)
+	}
+	return &cloudwatch.DeleteAlarmsOutput{}, nil
+}
+
+func (s *Sim) setAlarmState(in *cloudwatch.SetAlarmStateInput) (*cloudwatch.SetAlarmStateOutput, error) {
+	a, ok := s.cw.alarms[aws.ToString(in.AlarmName)]
+	if !ok {
+		return nil, &types.ResourceNotFound{Message: aws.String("Alarm " + aws.ToString(in.AlarmName) + " not found")}
+	}
+	if in.StateReasonData != nil && !json.Valid([]byte(*in.StateReasonData)) {
+		return nil, &types.InvalidFormatFault{Message: aws.String("The StateReasonData is not valid JSON.")}
+	}
+	s.transition(a, in.StateValue, aws.ToString(in.StateReason), aws.ToString(in.StateReasonData), nil)
+	return &cloudwatch.SetAlarmStateOutput{}, nil
+}
+
+// bucket is one evaluated period.
+type bucket struct {
+	start   time.Time
+	value   float64
+	samples float64
+	present bool
+}
+
+// evaluateAlarm evaluates an alarm over its last evaluation periods, as
+// CloudWatch does each minute: M periods, of which N must breach to alarm.
+// Missing periods follow the alarm's treatment of missing data.
+func (s *Sim) evaluateAlarm(a *metricAlarm) {
+	period := time.Duration(a.period) * time.Second
+	end := s.clock.now.Truncate(period)
+	ser := s.cw.series[metricKey(a.namespace, a.metric, a.dims)]
+	buckets := make([]bucket, a.evalPeriods)
+	present := 0
+	for i := range buckets {
+		from := end.Add(-time.Duration(int(a.evalPeriods)-i) * period)
+		buckets[i].start = from
+		if ser != nil {
+			buckets[i].value, buckets[i].samples, buckets[i].present = ser.stat(from, from.Add(period), a.stat)
+		}
+		if buckets[i].present {
+			present++
+		}
+	}
+	breaching := 0
+	for _, b := range buckets {
+		switch {
+		case b.present && a.breaches(b.value):
+			breaching++
+		case !b.present && a.treatMissing == "breaching":
+			breaching++
+		}
+	}
+	next := types.StateValueOk
+	switch {
+	case breaching >= int(a.toAlarm):
+		next = types.StateValueAlarm
+	case present == 0 && a.treatMissing == "missing":
+		next = types.StateValueInsufficientData
+	case present == 0 && a.treatMissing == "ignore":
+		next = a.state
+	}
+	if next == a.state {
+		s.repeatActions(a)
+		return
+	}
+	reason, data := s.thresholdReason(a, buckets, breaching, next)
+	s.transition(a, next, reason, data, buckets)
+}
+
+func (a *metricAlarm) breaches(v float64) bool {
+	switch a.comparison {
+	case types.ComparisonOperatorGreaterThanThreshold:
+		return v > a.threshold
+	case types.ComparisonOperatorGreaterThanOrEqualToThreshold:
+		return v >= a.threshold
+	case types.ComparisonOperatorLessThanThreshold:
+		return v < a.threshold
+	case types.ComparisonOperatorLessThanOrEqualToThreshold:
+		return v <= a.threshold
+	}
+	return false
+}
+
+// javaFloat formats a number the way CloudWatch's reasons do (50.0, 0.25).
+func javaFloat(v float64) string {
+	out := strconv.FormatFloat(v, 'f', -1, 64)
+	if !strings.ContainsAny(out, ".eE") {
+		out += ".0"
+	}
+	return out
+}
+
+func (s *Sim) thresholdReason(a *metricAlarm, buckets []bucket, breaching int, next types.StateValue) (string, string) {
+	var shown []string
+	var recent []float64
+	type evaluated struct {
+		Timestamp   string   `json:"timestamp"`
+		SampleCount *float64 `json:"sampleCount,omitempty"`
+		Value       *float64 `json:"value,omitempty"`
+	}
+	var evals []evaluated
+	for i := len(buckets) - 1; i >= 0; i-- {
+		b := buckets[i]
+		ev := evaluated{Timestamp: cwTime(b.start)}
+		if b.present {
+			shown = append(shown, fmt.Sprintf("%s (%s)", javaFloat(b.value), b.start.UTC().Format("02/01/06 15:04:05")))
+			recent = append([]float64{b.value}, recent...)
+			v, n := b.value, b.samples
+			ev.Value, ev.SampleCount = &v, &n
+		}
+		evals = append(evals, ev)
+	}
+	verb := map[types.ComparisonOperator]string{
+		types.ComparisonOperatorGreaterThanThreshold:          "greater than",
+		types.ComparisonOperatorGreaterThanOrEqualToThreshold: "greater than or equal to",
+		types.ComparisonOperatorLessThanThreshold:             "less than",
+		types.ComparisonOperatorLessThanOrEqualToThreshold:    "less than or equal to",
+	}[a.comparison]
+	count := breaching
+	if next != types.StateValueAlarm {
+		count = len(buckets) - breaching
+		verb = "not " + verb
+	}
+	var reason string
+	if len(shown) == 0 {
+		reason = fmt.Sprintf("Insufficient Data: %d datapoints were unknown.", len(buckets))
+	} else {
+		reason = fmt.Sprintf("Threshold Crossed: %d out of the last %d datapoints [%s] was %s the threshold (%s) (minimum %d datapoint for %s -> %s transition).",
+			count, len(buckets), strings.Join(shown, ", "), verb, javaFloat(a.threshold), a.toAlarm, stateWord(a.state), stateWord(next))
+	}
+	if recent == nil {
+		recent = []float64{}
+	}
+	data, _ := json.Marshal(struct {
+		Version             string      `json:"version"`
+		QueryDate           string      `json:"queryDate"`
+		StartDate           string      `json:"startDate"`
+		Statistic           string      `json:"statistic"`
+		Period              int32       `json:"period"`
+		RecentDatapoints    []float64   `json:"recentDatapoints"`
+		Threshold           float64     `json:"threshold"`
+		EvaluatedDatapoints []evaluated `json:"evaluatedDatapoints"`
+	}{"1.0", cwTime(s.clock.now), cwTime(buckets[0].start), string(a.stat), a.period, recent, a.threshold, evals})
+	return reason, string(data)
+}
+
+func stateWord(v types.StateValue) string {
+	if v == types.StateValueInsufficientData {
+		return "INSUFFICIENT_DATA"
+	}
+	return string(v)
+}
+
+// cwTime is CloudWatch's timestamp format in alarm events and reason data.
+func cwTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000+0000") }
+
+// alarmStateJSON is an alarm state in an "CloudWatch Alarm State Change"
+// event.
+type alarmStateJSON struct {
+	Reason     string `json:"reason"`
+	ReasonData string `json:"reasonData,omitempty"`
+	Timestamp  string `json:"timestamp"`
+	Value      string `json:"value"`
+}
+
+// alarmEventDetail is the detail of a "CloudWatch Alarm State Change" event,
+// in the documented field order.
+type alarmEventDetail struct {
+	AlarmName     string          `json:"alarmName"`
+	Configuration alarmConfigJSON `json:"configuration"`
+	PreviousState alarmStateJSON  `json:"previousState"`
+	State         alarmStateJSON  `json:"state"`
+}
+
+type alarmConfigJSON struct {
+	Description string            `json:"description,omitempty"`
+	Metrics     []alarmMetricJSON `json:"metrics"`
+}
+
+type alarmMetricJSON struct {
+	ID         string `json:"id"`
+	MetricStat struct {
+		Metric struct {
+			Dimensions map[string]string `json:"dimensions"`
+			Name       string            `json:"name"`
+			Namespace  string            `json:"namespace"`
+		} `json:"metric"`
+		Period int32  `json:"period"`
+		Stat   string `json:"stat"`
+	} `json:"metricStat"`
+	ReturnData bool `json:"returnData"`
+}
+
+// transition moves an alarm to a new state, emits its state change and runs
+// its actions.
+func (s *Sim) transition(a *metricAlarm, next types.StateValue, reason, data string, _ []bucket) {
+	prev := alarmStateJSON{Reason: a.reason, ReasonData: a.reasonData, Timestamp: cwTime(a.stateUpdated), Value: stateWord(a.state)}
+	changed := next != a.state
+	a.state, a.reason, a.reasonData, a.stateUpdated = next, reason, data, s.clock.now
+	m := alarmMetricJSON{ID: a.metricID, ReturnData: true}
+	m.MetricStat.Metric.Dimensions = map[string]string{}
+	for _, d := range a.dims {
+		m.MetricStat.Metric.Dimensions[aws.ToString(d.Name)] = aws.ToString(d.Value)
+	}
+	m.MetricStat.Metric.Name, m.MetricStat.Metric.Namespace = a.metric, a.namespace
+	m.MetricStat.Period, m.MetricStat.Stat = a.period, string(a.stat)
+	if changed {
+		s.emit("aws.cloudwatch", "CloudWatch Alarm State Change", []string{a.arn}, alarmEventDetail{
+			AlarmName: a.name, Configuration: alarmConfigJSON{Description: a.desc, Metrics: []alarmMetricJSON{m}}, PreviousState: prev,
+			State: alarmStateJSON{Reason: reason, ReasonData: data, Timestamp: cwTime(s.clock.now), Value: stateWord(next)},
+		})
+		s.log.Debug("sim_alarm_state", "alarm", a.name, "from", prev.Value, "to", next)
+		s.ecsOnAlarm(a.name)
+	}
+	s.runActions(a)
+}
+
+// runActions invokes the actions of the alarm's state. The simulator
+// understands Application Auto Scaling policy ARNs; other actions are
+// recorded nowhere, as their targets are not simulated.
+func (s *Sim) runActions(a *metricAlarm) {
+	if !a.actionsEnabled {
+		return
+	}
+	var acts []string
+	switch a.state {
+	case types.StateValueAlarm:
+		acts = a.alarmActions
+	case types.StateValueOk:
+		acts = a.okActions
+	default:
+		acts = a.insActions
+	}
+	for _, arn := range acts {
+		if strings.Contains(arn, ":scalingPolicy:") {
+			s.aasExecute(arn, a)
+		}
+	}
+}
+
+// repeatActions re-invokes scaling actions while an alarm stays in ALARM:
+// CloudWatch repeats Auto Scaling actions every evaluation.
+func (s *Sim) repeatActions(a *metricAlarm) {
+	if a.state == types.StateValueAlarm {
+		s.runActions(a)
+	}
+}
+
+// latestValue returns the most recent complete period's value of the
+// alarm's metric.
+func (s *Sim) latestValue(a *metricAlarm) (float64, bool) {
+	ser := s.cw.series[metricKey(a.namespace, a.metric, a.dims)]
+	if ser == nil {
+		return 0, false
+	}
+	period := time.Duration(a.period) * time.Second
+	end := s.clock.now.Truncate(period)
+	v, _, ok := ser.stat(end.Add(-period), end, a.stat)
+	if math.IsNaN(v) {
+		return 0, false
+	}
+	return v, ok
+}

@@ -1,0 +1,318 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+)
+
+// metricsInterval is CloudWatch's standard resolution: the simulated fleet
+// publishes, managed scaling evaluates and alarms evaluate once a minute,
+// on the minute.
+const metricsInterval = time.Minute
+
+// ensureMinuteTick starts the once-a-minute cycle the first time something
+// that needs it (a cluster, load balancer, alarm or metric) exists, so that
+// simulations without them schedule nothing.
+func (s *Sim) ensureMinuteTick() {
+	if s.cw.ticking {
+		return
+	}
+	s.cw.ticking = true
+	next := s.clock.now.Truncate(metricsInterval).Add(metricsInterval)
+	s.after(next.Sub(s.clock.now), s.minuteTick)
+}
+
+func (s *Sim) minuteTick() {
+	s.publishFleetMetrics()
+	s.runManagedScaling()
+	for _, a := range sortedBySeq(s.cw.alarms, func(a *metricAlarm) uint64 { return a.seq }) {
+		if _, ok := s.cw.alarms[a.name]; ok {
+			s.evaluateAlarm(a)
+		}
+	}
+	s.after(metricsInterval, s.minuteTick)
+}
+
+// SetServiceLoad sets the load on an ECS service: cpu and memory are the
+// utilization one task would see carrying it all, in percent of a task's
+// reservation. The load is shared by the service's running tasks, so 300
+// over three tasks reports 100 % CPU utilization, over six 50 %.
+func (s *Sim) SetServiceLoad(cluster, service string, cpu, memory float64) error {
+	return s.lockedRun(func() error {
+		c, err := s.findCluster(&cluster)
+		if err != nil {
+			return fmt.Errorf("setting load of service %s: %w", service, err)
+		}
+		svc, err := s.findService(c, service)
+		if err != nil {
+			return fmt.Errorf("setting load of service %s: %w", service, err)
+		}
+		svc.cpuDemand, svc.memDemand = max(cpu, 0), max(memory, 0)
+		return nil
+	})
+}
+
+// serviceUtilization returns the CPU and memory utilization of the
+// service's running tasks.
+func (s *Sim) serviceUtilization(svc *ecsService) (cpu, mem float64, running int) {
+	for _, t := range s.serviceTasks(svc) {
+		if t.lastStatus == "RUNNING" {
+			running++
+		}
+	}
+	if running == 0 {
+		return 0, 0, 0
+	}
+	return svc.cpuDemand / float64(running), svc.memDemand / float64(running), running
+}
+
+// publishFleetMetrics records the minute that just ended for every
+// simulated resource that reports to CloudWatch.
+func (s *Sim) publishFleetMetrics() {
+	ts := s.clock.now.Add(-metricsInterval)
+	svcCPU := map[*ecsService]float64{}
+	for _, c := range sortedBySeq(s.ecs.clusters, func(c *ecsCluster) uint64 { return c.seq }) {
+		for _, svc := range c.sortedServices() {
+			cpu, mem, running := s.serviceUtilization(svc)
+			svcCPU[svc] = cpu
+			if running == 0 {
+				continue
+			}
+			d := dims("ClusterName", c.name, "ServiceName", svc.name)
+			s.putValue("AWS/ECS", "CPUUtilization", d, ts, cpu)
+			s.putValue("AWS/ECS", "MemoryUtilization", d, ts, mem)
+		}
+	}
+	for _, lb := range sortedBySeq(s.elb.lbs, func(lb *loadBalancer) uint64 { return lb.seq }) {
+		s.publishLBMetrics(lb, ts, svcCPU)
+	}
+}
+
+// publishLBMetrics reports a load balancer's target health per zone and
+// its traffic: requests go to healthy targets outside shifted-away zones,
+// or to every target when none is healthy (fail open); requests to
+// unhealthy targets fail with 5xx, and with no target the load balancer
+// answers 503.
+func (s *Sim) publishLBMetrics(lb *loadBalancer, ts time.Time, svcCPU map[*ecsService]float64) {
+	lbDim := lbDimension(lb.arn)
+	zones := s.lbZones(lb)
+	weights := map[string]int32{}
+	var total int32
+	for _, l := range sortedBySeq(s.elb.listeners, func(l *listener) uint64 { return l.seq }) {
+		if l.lbArn != lb.arn {
+			continue
+		}
+		for _, a := range l.actions {
+			for arn, w := range forwardTargets(a) {
+				if _, seen := weights[arn]; !seen {
+					weights[arn] = w
+					total += w
+				}
+			}
+		}
+		break
+	}
+	requests := lb.rps * metricsInterval.Seconds()
+	var lb5xx, target5xx, latencySum, served float64
+	byZone := map[string]float64{}
+	for _, tg := range sortedBySeq(s.elb.targetGroups, func(tg *targetGroup) uint64 { return tg.seq }) {
+		if !containsString(s.tgLoadBalancers(tg), lb.arn) {
+			continue
+		}
+		tgDim := "targetgroup/" + tg.name + "/" + lastSegment(tg.arn)
+		healthyByZone, unhealthyByZone := map[string]int{}, map[string]int{}
+		var routable, all []*target
+		for _, t := range sortedBySeq(tg.targets, func(t *target) uint64 { return t.seq }) {
+			st, _, _ := s.effectiveHealth(tg, t)
+			switch st {
+			case elbtypes.TargetHealthStateEnumHealthy:
+				healthyByZone[t.az]++
+				if !lb.shiftedOff[t.az] {
+					routable = append(routable, t)
+				}
+			case elbtypes.TargetHealthStateEnumUnhealthy:
+				unhealthyByZone[t.az]++
+			}
+			if st != elbtypes.TargetHealthStateEnumDraining && st != elbtypes.TargetHealthStateEnumUnused && !lb.shiftedOff[t.az] {
+				all = append(all, t)
+			}
+		}
+		var healthy, unhealthy int
+		for _, z := range zones {
+			d := dims("AvailabilityZone", z, "LoadBalancer", lbDim, "TargetGroup", tgDim)
+			s.putValue("AWS/ApplicationELB", "HealthyHostCount", d, ts, float64(healthyByZone[z]))
+			s.putValue("AWS/ApplicationELB", "UnHealthyHostCount", d, ts, float64(unhealthyByZone[z]))
+			healthy += healthyByZone[z]
+			unhealthy += unhealthyByZone[z]
+		}
+		d := dims("LoadBalancer", lbDim, "TargetGroup", tgDim)
+		s.putValue("AWS/ApplicationELB", "HealthyHostCount", d, ts, float64(healthy))
+		s.putValue("AWS/ApplicationELB", "UnHealthyHostCount", d, ts, float64(unhealthy))
+		if requests <= 0 || total == 0 {
+			continue
+		}
+		share := requests * float64(weights[tg.arn]) / float64(total)
+		if share <= 0 {
+			continue
+		}
+		if len(routable) == 0 {
+			routable = all
+		}
+		if len(routable) == 0 {
+			lb5xx += share
+			continue
+		}
+		per := share / float64(len(routable))
+		var tg5xx float64
+		for _, t := range routable {
+			byZone[t.az] += per
+			ok, _, _ := s.probe(tg, t)
+			if !ok {
+				tg5xx += per
+				continue
+			}
+			latencySum += per * s.targetLatency(t, svcCPU)
+			served += per
+		}
+		target5xx += tg5xx
+		s.putValue("AWS/ApplicationELB", "RequestCount", d, ts, share)
+		if tg5xx > 0 {
+			s.putValue("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", d, ts, tg5xx)
+		}
+	}
+	d := dims("LoadBalancer", lbDim)
+	if requests > 0 {
+		s.putValue("AWS/ApplicationELB", "RequestCount", d, ts, requests)
+		for _, z := range zones {
+			s.putValue("AWS/ApplicationELB", "RequestCount", dims("AvailabilityZone", z, "LoadBalancer", lbDim), ts, byZone[z])
+		}
+	}
+	if lb5xx > 0 {
+		s.putValue("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", d, ts, lb5xx)
+	}
+	if target5xx > 0 {
+		s.putValue("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", d, ts, target5xx)
+	}
+	if served > 0 {
+		s.putValue("AWS/ApplicationELB", "TargetResponseTime", d, ts, latencySum/served)
+	}
+}
+
+// targetLatency models a target's response time: 20 ms, growing once its
+// service's CPU passes 70 %.
+func (s *Sim) targetLatency(t *target, svcCPU map[*ecsService]float64) float64 {
+	for _, task := range s.ecs.sortedTasks() {
+		if task.ip.IsValid() && task.ip.String() == t.id && task.service != nil {
+			return 0.02 * (1 + math.Max(0, svcCPU[task.service]-70)/10)
+		}
+	}
+	return 0.02
+}
+
+// lbDimension turns a load balancer ARN into its CloudWatch dimension
+// value, app/NAME/ID.
+func lbDimension(arn string) string {
+	_, after, ok := strings.Cut(arn, ":loadbalancer/")
+	if !ok {
+		return arn
+	}
+	return after
+}
+
+// runManagedScaling adjusts the Auto Scaling group of every capacity
+// provider with managed scaling, as ECS does through its
+// CapacityProviderReservation metric: M is the number of instances the
+// cluster needs (those running tasks, plus enough for the tasks waiting
+// for capacity), N the number it has, and the group's desired capacity
+// becomes M divided by the target capacity. Scale-out is immediate;
+// scale-in waits for 15 consecutive low evaluations, like the target
+// tracking policy ECS creates.
+func (s *Sim) runManagedScaling() {
+	for _, cp := range sortedBySeq(s.ecs.providers, func(cp *capacityProvider) uint64 { return cp.seq }) {
+		if !cp.managedScaling || cp.cluster == "" {
+			continue
+		}
+		g := s.groupByArn(cp.asgArn)
+		if g == nil {
+			continue
+		}
+		n := len(g.activeInstances())
+		busy := 0
+		var capCPU, capMem int32
+		for _, ci := range s.ecs.sortedInstances() {
+			if ci.provider != cp.name || ci.status == "INACTIVE" {
+				continue
+			}
+			capCPU, capMem = ci.cpu, ci.memory
+			for _, t := range s.ecs.tasks {
+				if t.ci == ci && t.lastStatus != "STOPPED" {
+					busy++
+					break
+				}
+			}
+		}
+		if capCPU == 0 {
+			capCPU, capMem = instanceResources("")
+		}
+		var needCPU, needMem int32
+		waiting := 0
+		for _, t := range s.ecs.sortedTasks() {
+			if t.ci != nil || t.lastStatus != "PROVISIONING" || t.desiredStatus != "RUNNING" || t.service == nil || t.service.cluster.name != cp.cluster {
+				continue
+			}
+			uses := false
+			for _, it := range t.service.strategy {
+				uses = uses || deref(it.CapacityProvider) == cp.name
+			}
+			if uses {
+				waiting++
+				needCPU += t.td.cpu
+				needMem += t.td.memory
+			}
+		}
+		m := busy
+		if waiting > 0 {
+			extra := int(math.Ceil(math.Max(float64(needCPU)/float64(capCPU), float64(needMem)/float64(capMem))))
+			extra = min(max(extra, int(cp.minStep), 1), int(cp.maxStep))
+			// Instances still booting count in N but not in M, so their
+			// coming capacity is not asked for twice.
+			m = busy + extra
+		}
+		reservation := 100.0
+		if n > 0 {
+			reservation = float64(m) * 100 / float64(n)
+		}
+		s.putValue("AWS/ECS/ManagedScaling", "CapacityProviderReservation", dims("CapacityProviderName", cp.name, "ClusterName", cp.cluster), s.clock.now.Add(-metricsInterval), reservation)
+		if n == 0 && m == 0 {
+			continue
+		}
+		want := int32(math.Ceil(float64(m) * 100 / float64(cp.targetCapacity)))
+		want = min(max(want, g.min), g.max)
+		switch {
+		case want > g.desired:
+			cp.lowSince = 0
+			want = min(want, g.desired+cp.maxStep)
+			s.setDesired(g, want, s.causef("a user request update of AutoScalingGroup constraints to min: %d, max: %d, desired: %d changing the desired capacity from %d to %d.", g.min, g.max, want, g.desired, want))
+		case want < g.desired:
+			cp.lowSince++
+			if cp.lowSince >= 15 {
+				cp.lowSince = 0
+				want = max(want, g.desired-cp.maxStep)
+				s.setDesired(g, want, s.causef("a user request update of AutoScalingGroup constraints to min: %d, max: %d, desired: %d changing the desired capacity from %d to %d.", g.min, g.max, want, g.desired, want))
+			}
+		default:
+			cp.lowSince = 0
+		}
+	}
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

@@ -1,0 +1,180 @@
+package sim_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/ecsplane/ecsplane/internal/sim"
+)
+
+func TestAlarmChangesStateOnlyAfterItsEvaluationPeriods(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		evals, toAlarm int32
+		// pattern is the value published in each minute after the alarm
+		// is OK; want is the state after each of those minutes.
+		pattern []float64
+		want    []string
+	}{
+		{"3 of 3", 3, 3, []float64{90, 90, 90, 10}, []string{"OK", "OK", "ALARM", "OK"}},
+		{"2 of 3", 3, 2, []float64{90, 10, 90, 90, 10, 10}, []string{"OK", "OK", "ALARM", "ALARM", "ALARM", "OK"}},
+		{"1 of 1", 1, 1, []float64{90, 10}, []string{"ALARM", "OK"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFleet(t, fleetOpts{seed: 31, instances: 0})
+			f.putAlarm(t, "cpu", "Web", "CPU", 50, tc.evals, tc.toAlarm)
+			// Start on a minute boundary with the alarm OK.
+			advanceUntil(t, f.sim, 3*time.Minute, "alarm OK", func() bool { return f.alarmState(t, "cpu") == "OK" })
+			f.sim.Advance(f.sim.Now().Truncate(time.Minute).Add(time.Minute).Sub(f.sim.Now()))
+			for i, v := range tc.pattern {
+				// One datapoint in the middle of the minute; the alarm
+				// evaluates the minute once it is over.
+				f.sim.Advance(30 * time.Second)
+				f.putMetric(t, "Web", "CPU", v)
+				f.sim.Advance(30 * time.Second)
+				if got := f.alarmState(t, "cpu"); got != tc.want[i] {
+					t.Fatalf("after minute %d (%v) the alarm is %s, want %s", i+1, tc.pattern[:i+1], got, tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestAlarmStateChangeEventCarriesTheEvaluation(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 32, instances: 0})
+	f.putAlarm(t, "cpu", "Web", "CPU", 50, 1, 1)
+	advanceUntil(t, f.sim, 3*time.Minute, "alarm OK", func() bool { return f.alarmState(t, "cpu") == "OK" })
+	f.putMetric(t, "Web", "CPU", 75)
+	advanceUntil(t, f.sim, 2*time.Minute, "alarm", func() bool { return f.alarmState(t, "cpu") == "ALARM" })
+	var last sim.Event
+	for _, ev := range f.sim.Events() {
+		if ev.DetailType == "CloudWatch Alarm State Change" {
+			last = ev
+		}
+	}
+	var d struct {
+		AlarmName string `json:"alarmName"`
+		State     struct {
+			Reason     string `json:"reason"`
+			ReasonData string `json:"reasonData"`
+			Value      string `json:"value"`
+		} `json:"state"`
+		PreviousState struct {
+			Value string `json:"value"`
+		} `json:"previousState"`
+	}
+	if err := json.Unmarshal(last.Detail, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.AlarmName != "cpu" || d.State.Value != "ALARM" || d.PreviousState.Value != "OK" || last.Source != "aws.cloudwatch" {
+		t.Fatalf("event %s", last.Detail)
+	}
+	if !strings.HasPrefix(d.State.Reason, "Threshold Crossed: 1 out of the last 1 datapoints [75.0 (") || !strings.Contains(d.State.Reason, "was greater than the threshold (50.0)") {
+		t.Fatalf("reason %q", d.State.Reason)
+	}
+	var data map[string]any
+	if err := json.Unmarshal([]byte(d.State.ReasonData), &data); err != nil || data["threshold"] != 50.0 || data["statistic"] != "Average" {
+		t.Fatalf("reason data %q (%v)", d.State.ReasonData, err)
+	}
+	ctx := context.Background()
+	if _, err := f.cw.DeleteAlarms(ctx, &cloudwatch.DeleteAlarmsInput{AlarmNames: []string{"cpu"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.cw.DeleteAlarms(ctx, &cloudwatch.DeleteAlarmsInput{AlarmNames: []string{"cpu"}}); errCode(err) != "ResourceNotFound" {
+		t.Fatalf("deleting a deleted alarm: %v, want ResourceNotFound", err)
+	}
+}
+
+func TestTargetTrackingScalesTheServiceOutUnderLoad(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 33, instances: 4})
+	f.createService(t, serviceOpts{name: "web", desired: 2, minHealthy: 100, max: 200})
+	f.waitSteady(t, "web", 10*time.Minute)
+	ctx := context.Background()
+	resource := "service/" + fleetCluster + "/web"
+	if _, err := f.aas.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{
+		ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceId: aws.String(resource), ScalableDimension: aastypes.ScalableDimensionECSServiceDesiredCount,
+		MinCapacity: aws.Int32(2), MaxCapacity: aws.Int32(8),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	policy, err := f.aas.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{
+		PolicyName: aws.String("cpu50"), ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceId: aws.String(resource),
+		ScalableDimension: aastypes.ScalableDimensionECSServiceDesiredCount, PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
+		TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{
+			TargetValue:                   aws.Float64(50),
+			PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: aastypes.MetricTypeECSServiceAverageCPUUtilization},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(policy.Alarms) != 2 || !strings.HasPrefix(aws.ToString(policy.Alarms[0].AlarmName), "TargetTracking-"+resource+"-AlarmHigh-") {
+		t.Fatalf("policy alarms %s", describe(policy.Alarms))
+	}
+	// 300 % of one task's CPU over 2 tasks is 150 %: three times the target,
+	// from the start of a minute.
+	f.sim.Advance(f.sim.Now().Truncate(time.Minute).Add(time.Minute).Sub(f.sim.Now()))
+	if err := f.sim.SetServiceLoad(fleetCluster, "web", 300, 100); err != nil {
+		t.Fatal(err)
+	}
+	loadAt := f.sim.Now()
+	advanceUntil(t, f.sim, 10*time.Minute, "scaled out", func() bool { return f.service(t, "web").DesiredCount > 2 })
+	if got := f.service(t, "web").DesiredCount; got != 6 {
+		t.Fatalf("desired count %d after scale-out, want ceil(2 × 150 / 50) = 6", got)
+	}
+	// The high alarm needs 3 one-minute datapoints above the target.
+	if took := f.sim.Now().Sub(loadAt); took < 3*time.Minute {
+		t.Fatalf("scaled out %s after the load, before 3 datapoints could breach", took)
+	}
+	f.waitSteady(t, "web", 10*time.Minute)
+	if n := len(f.tasks(t, "web", ecstypes.DesiredStatusRunning)); n != 6 {
+		t.Fatalf("%d running tasks, want 6", n)
+	}
+	acts, err := f.aas.DescribeScalingActivities(ctx, &aas.DescribeScalingActivitiesInput{ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceId: aws.String(resource)})
+	if err != nil || len(acts.ScalingActivities) == 0 || !strings.Contains(aws.ToString(acts.ScalingActivities[0].Cause), "AlarmHigh") {
+		t.Fatalf("scaling activities %s (%v)", describe(acts), err)
+	}
+	// At 300 / 6 = 50 % the service holds; the cooldown and the target keep
+	// it from scaling further.
+	f.sim.Advance(10 * time.Minute)
+	if got := f.service(t, "web").DesiredCount; got != 6 {
+		t.Fatalf("desired count %d at the target utilization, want 6", got)
+	}
+}
+
+func TestManagedScalingGrowsTheGroupForWaitingTasks(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 34, instances: 1, provider: true})
+	// A t3.medium registers 2048 CPU units: 8 tasks of 256 fill it, so 12
+	// need a second instance.
+	f.createService(t, serviceOpts{name: "web", desired: 12, minHealthy: 100, max: 200, capacityProvider: true, noLoadBalancer: true})
+	advanceUntil(t, f.sim, 5*time.Minute, "tasks waiting for capacity", func() bool {
+		for _, tk := range f.tasks(t, "web", ecstypes.DesiredStatusRunning) {
+			if tk.ContainerInstanceArn == nil && aws.ToString(tk.LastStatus) == "PROVISIONING" {
+				return true
+			}
+		}
+		return false
+	})
+	f.waitSteady(t, "web", 20*time.Minute)
+	if got := aws.ToInt32(f.describeGroup(t, "prod-nodes").DesiredCapacity); got != 2 {
+		t.Fatalf("group desired capacity %d, want 2", got)
+	}
+	if n := len(f.containerInstances(t)); n != 2 {
+		t.Fatalf("%d container instances, want 2", n)
+	}
+	// Managed termination protection keeps busy instances from scale-in.
+	for _, i := range f.describeGroup(t, "prod-nodes").Instances {
+		if !aws.ToBool(i.ProtectedFromScaleIn) {
+			t.Fatalf("instance %s runs tasks but is not protected from scale-in", aws.ToString(i.InstanceId))
+		}
+	}
+}

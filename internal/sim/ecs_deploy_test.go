@@ -1,0 +1,194 @@
+package sim_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/ecsplane/ecsplane/internal/sim"
+)
+
+func TestBadImageTripsCircuitBreakerAndRollsBack(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		fault     sim.ImageFault
+		desired   int32
+		threshold int32
+	}{
+		// The threshold is half the desired count, at least 3 and at most
+		// 200: 4 tasks give 3, 10 give 5.
+		{"exits", sim.ImageExits, 4, 3},
+		{"pull fails", sim.ImagePullFails, 4, 3},
+		{"unhealthy", sim.ImageUnhealthy, 4, 3},
+		{"exits ten", sim.ImageExits, 10, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFleet(t, fleetOpts{seed: 11, instances: 4})
+			v1 := f.td
+			f.createService(t, serviceOpts{name: "web", desired: tc.desired, minHealthy: 100, max: 200, breaker: true})
+			f.waitSteady(t, "web", 15*time.Minute)
+			good := f.service(t, "web").Deployments[0]
+			bad := strings.Replace(fleetImage, ":v1", ":broken", 1)
+			f.sim.FailImage(bad, tc.fault)
+			f.updateTD(t, "web", f.registerTD(t, bad))
+			failing := aws.ToString(f.service(t, "web").Deployments[0].Id)
+			var failedAt ecstypes.Deployment
+			advanceUntil(t, f.sim, 30*time.Minute, "deployment failed", func() bool {
+				for _, d := range f.service(t, "web").Deployments {
+					if aws.ToString(d.Id) == failing && d.RolloutState == ecstypes.DeploymentRolloutStateFailed {
+						failedAt = d
+						return true
+					}
+				}
+				return false
+			})
+			if failedAt.FailedTasks != tc.threshold {
+				t.Fatalf("deployment failed after %d failed tasks, want the threshold %d", failedAt.FailedTasks, tc.threshold)
+			}
+			if !strings.HasPrefix(aws.ToString(failedAt.RolloutStateReason), "ECS deployment circuit breaker") {
+				t.Fatalf("rollout state reason %q", aws.ToString(failedAt.RolloutStateReason))
+			}
+			svc := f.service(t, "web")
+			if aws.ToString(svc.TaskDefinition) != v1 || len(svc.Deployments) != 2 {
+				t.Fatalf("after the failure the service runs %s with %d deployments, want a rollback to %s", aws.ToString(svc.TaskDefinition), len(svc.Deployments), v1)
+			}
+			f.waitSteady(t, "web", 30*time.Minute)
+			for _, tk := range f.tasks(t, "web", ecstypes.DesiredStatusRunning) {
+				if aws.ToString(tk.TaskDefinitionArn) != v1 {
+					t.Fatalf("task runs %s after the rollback", aws.ToString(tk.TaskDefinitionArn))
+				}
+			}
+			var names []string
+			for _, d := range f.deploymentEvents(t) {
+				names = append(names, d.EventName+":"+d.DeploymentID)
+				if d.EventName == "SERVICE_DEPLOYMENT_IN_PROGRESS" && d.DeploymentID != failing && strings.Contains(d.Reason, "rolling back") &&
+					!strings.Contains(d.Reason, aws.ToString(good.Id)) {
+					t.Fatalf("rollback reason %q does not name the deployment it returns to, %s", d.Reason, aws.ToString(good.Id))
+				}
+			}
+			got := strings.Join(names, " ")
+			if !strings.Contains(got, "SERVICE_DEPLOYMENT_FAILED:"+failing) || strings.Contains(got, "SERVICE_DEPLOYMENT_COMPLETED:"+failing) {
+				t.Fatalf("deployment events %s: want %s FAILED and never COMPLETED", got, failing)
+			}
+		})
+	}
+}
+
+func TestDeploymentAlarmCausesRollback(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 12, instances: 4})
+	v1 := f.td
+	f.putAlarm(t, "web-errors", "Web", "Errors", 5, 1, 1)
+	f.createService(t, serviceOpts{name: "web", desired: 2, minHealthy: 100, max: 200, alarms: []string{"web-errors"}})
+	f.waitSteady(t, "web", 10*time.Minute)
+	advanceUntil(t, f.sim, 2*time.Minute, "alarm evaluated OK", func() bool { return f.alarmState(t, "web-errors") == "OK" })
+	f.updateTD(t, "web", f.registerTD(t, strings.Replace(fleetImage, ":v1", ":v2", 1)))
+	deploying := aws.ToString(f.service(t, "web").Deployments[0].Id)
+	// The new version errors as soon as it is deployed.
+	advanceUntil(t, f.sim, 10*time.Minute, "deployment failed", func() bool {
+		f.putMetric(t, "Web", "Errors", 50)
+		return f.hasDeploymentEvent(t, "SERVICE_DEPLOYMENT_FAILED")
+	})
+	if s := f.alarmState(t, "web-errors"); s != "ALARM" {
+		t.Fatalf("alarm %s when the deployment failed", s)
+	}
+	evs := f.deploymentEvents(t)
+	var failed deploymentEvent
+	for _, d := range evs {
+		if d.EventName == "SERVICE_DEPLOYMENT_FAILED" {
+			failed = d
+		}
+	}
+	if failed.DeploymentID != deploying || !strings.Contains(failed.Reason, "web-errors") {
+		t.Fatalf("failed event %+v, want %s failed by alarm web-errors", failed, deploying)
+	}
+	f.waitSteady(t, "web", 15*time.Minute)
+	if got := aws.ToString(f.service(t, "web").TaskDefinition); got != v1 {
+		t.Fatalf("service runs %s after the alarm, want the rollback to %s", got, v1)
+	}
+}
+
+func TestDrainingReplacesTasksBeforeStoppingThem(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		minHealthy, max int32
+		// floor is the healthy count the service may never go below.
+		floor, ceiling int
+	}{
+		{"room to surge", 100, 200, 4, 8},
+		{"no room", 50, 100, 2, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFleet(t, fleetOpts{seed: 13, instances: 4})
+			f.createService(t, serviceOpts{name: "web", desired: 4, minHealthy: tc.minHealthy, max: tc.max})
+			f.waitSteady(t, "web", 10*time.Minute)
+			ctx := context.Background()
+			victim := f.tasks(t, "web", ecstypes.DesiredStatusRunning)[0]
+			ci := aws.ToString(victim.ContainerInstanceArn)
+			if _, err := f.ecs.UpdateContainerInstancesState(ctx, &ecs.UpdateContainerInstancesStateInput{
+				Cluster: aws.String(fleetCluster), ContainerInstances: []string{ci}, Status: ecstypes.ContainerInstanceStatusDraining,
+			}); err != nil {
+				t.Fatal(err)
+			}
+			advanceUntil(t, f.sim, 10*time.Minute, "draining instance empty", func() bool {
+				if n := f.healthyTargets(t, f.tg); n < tc.floor {
+					t.Fatalf("at %s %d healthy targets, below the minimum %d", f.sim.Now().Format(time.TimeOnly), n, tc.floor)
+				}
+				if n := len(f.tasks(t, "web", ecstypes.DesiredStatusRunning)); n > tc.ceiling {
+					t.Fatalf("%d tasks at once, above maximumPercent", n)
+				}
+				list, err := f.ecs.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(fleetCluster), ContainerInstance: aws.String(ci)})
+				return err == nil && len(list.TaskArns) == 0 && f.steady(t, "web") && f.healthyTargets(t, f.tg) == 4
+			})
+			for _, tk := range f.tasks(t, "web", ecstypes.DesiredStatusRunning) {
+				if aws.ToString(tk.ContainerInstanceArn) == ci {
+					t.Fatalf("task %s still on the draining instance", aws.ToString(tk.TaskArn))
+				}
+			}
+			stopped := f.tasks(t, "web", ecstypes.DesiredStatusStopped)
+			if len(stopped) != 1 || aws.ToString(stopped[0].StoppedReason) != "Container instance is draining" {
+				t.Fatalf("stopped tasks %s, want the drained one", describe(stopped))
+			}
+		})
+	}
+}
+
+func TestZoneOutageMakesOnlyThatZonesTargetsUnhealthy(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 14, instances: 4})
+	f.createService(t, serviceOpts{name: "web", desired: 4, minHealthy: 50, max: 200})
+	f.waitSteady(t, "web", 10*time.Minute)
+	down, up := f.net.zones[0], f.net.zones[1]
+	if err := f.sim.FailZone(down); err != nil {
+		t.Fatal(err)
+	}
+	unhealthyIn := map[string]int{}
+	advanceUntil(t, f.sim, 15*time.Minute, "service recovered in the healthy zone", func() bool {
+		healthyUp := 0
+		for _, d := range f.targets(t, f.tg) {
+			z := aws.ToString(d.Target.AvailabilityZone)
+			switch d.TargetHealth.State {
+			case elbtypes.TargetHealthStateEnumUnhealthy:
+				unhealthyIn[z]++
+				if z != down {
+					t.Fatalf("target %s in %s unhealthy during the outage of %s", aws.ToString(d.Target.Id), z, down)
+				}
+			case elbtypes.TargetHealthStateEnumHealthy:
+				if z == up {
+					healthyUp++
+				}
+			}
+		}
+		return healthyUp == 4
+	})
+	if unhealthyIn[down] == 0 {
+		t.Fatalf("no target in %s turned unhealthy", down)
+	}
+	if got := zoneCounts(f.tasks(t, "web", ecstypes.DesiredStatusRunning)); got[up] != 4 {
+		t.Fatalf("tasks per zone %v after the outage, want 4 in %s", got, up)
+	}
+}

@@ -1,0 +1,33 @@
+package sim
+
+import (
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+)
+
+func TestCircuitBreakerThreshold(t *testing.T) {
+	for _, tc := range []struct {
+		desired int32
+		conf    *types.ThresholdConfiguration
+		want    int32
+	}{
+		// Half the desired count, rounded up, at least 3 and at most 200.
+		{desired: 1, want: 3},
+		{desired: 4, want: 3},
+		{desired: 6, want: 3},
+		{desired: 7, want: 4},
+		{desired: 10, want: 5},
+		{desired: 25, want: 13},
+		{desired: 400, want: 200},
+		{desired: 1000, want: 200},
+		{desired: 10, conf: &types.ThresholdConfiguration{Type: types.ThresholdTypeCount, Value: 2}, want: 2},
+		{desired: 1000, conf: &types.ThresholdConfiguration{Type: types.ThresholdTypeUnboundedPercent, Value: 50}, want: 500},
+		{desired: 4, conf: &types.ThresholdConfiguration{Type: types.ThresholdTypeBoundedPercent, Value: 100}, want: 4},
+	} {
+		cb := types.DeploymentCircuitBreaker{Enable: true, ThresholdConfiguration: tc.conf}
+		if got := circuitBreakerThreshold(cb, tc.desired); got != tc.want {
+			t.Errorf("threshold for %d tasks (%+v) = %d, want %d", tc.desired, tc.conf, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,188 @@
+package sim_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+)
+
+// registerInstanceTarget puts one running instance of the fleet in a new
+// instance target group and returns both.
+func registerInstanceTarget(t *testing.T, f *fleet) (tg, id string, at time.Time) {
+	t.Helper()
+	tg = f.targetGroup(t, "by-instance", elbtypes.TargetTypeEnumInstance)
+	if _, err := f.elb.ModifyListener(context.Background(), &elb.ModifyListenerInput{
+		ListenerArn: aws.String(f.listener),
+		DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, ForwardConfig: &elbtypes.ForwardActionConfig{
+			TargetGroups: []elbtypes.TargetGroupTuple{{TargetGroupArn: aws.String(f.tg), Weight: aws.Int32(90)}, {TargetGroupArn: aws.String(tg), Weight: aws.Int32(10)}},
+		}}},
+	}); err != nil {
+		t.Fatalf("ModifyListener: %v", err)
+	}
+	id = aws.ToString(f.containerInstances(t)[0].Ec2InstanceId)
+	if _, err := f.elb.RegisterTargets(context.Background(), &elb.RegisterTargetsInput{
+		TargetGroupArn: aws.String(tg), Targets: []elbtypes.TargetDescription{{Id: aws.String(id)}},
+	}); err != nil {
+		t.Fatalf("RegisterTargets: %v", err)
+	}
+	return tg, id, f.sim.Now()
+}
+
+func TestTargetHealthyOnlyAfterThresholdTimesInterval(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 21, instances: 2})
+	tg, id, registered := registerInstanceTarget(t, f)
+	// healthy threshold 3 × interval 10 s
+	const wantHealthy = 30 * time.Second
+	var states []string
+	var healthyAt time.Time
+	advanceUntil(t, f.sim, 5*time.Minute, "target healthy", func() bool {
+		st := f.targets(t, tg)[0].TargetHealth.State
+		if len(states) == 0 || states[len(states)-1] != string(st) {
+			states = append(states, string(st))
+		}
+		if st == elbtypes.TargetHealthStateEnumHealthy {
+			healthyAt = f.sim.Now()
+			return true
+		}
+		return false
+	})
+	if got := healthyAt.Sub(registered); got != wantHealthy {
+		t.Fatalf("target %s healthy %s after registration, want healthy threshold × interval = %s (states %v)", id, got, wantHealthy, states)
+	}
+	if len(states) != 2 || states[0] != "initial" {
+		t.Fatalf("states %v, want initial then healthy", states)
+	}
+	// A failed host turns unhealthy after the unhealthy threshold × interval.
+	crashed := f.sim.Now()
+	if err := f.sim.CrashInstance(id); err != nil {
+		t.Fatal(err)
+	}
+	var unhealthyAt time.Time
+	advanceUntil(t, f.sim, 5*time.Minute, "target unhealthy", func() bool {
+		d := f.targets(t, tg)[0]
+		if d.TargetHealth.State == elbtypes.TargetHealthStateEnumUnhealthy {
+			unhealthyAt = f.sim.Now()
+			return true
+		}
+		return false
+	})
+	if got := unhealthyAt.Sub(crashed); got > 20*time.Second || got <= 10*time.Second {
+		t.Fatalf("unhealthy %s after the crash, want within the second failed check (2 × 10 s)", got)
+	}
+	if r := f.targets(t, tg)[0].TargetHealth.Reason; r != elbtypes.TargetHealthReasonEnumTimeout {
+		t.Fatalf("reason %s, want Target.Timeout", r)
+	}
+}
+
+func TestDeregistrationDrainsForTheDelay(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 22, instances: 2})
+	tg, id, _ := registerInstanceTarget(t, f)
+	f.sim.Advance(time.Minute)
+	ctx := context.Background()
+	if _, err := f.elb.DeregisterTargets(ctx, &elb.DeregisterTargetsInput{TargetGroupArn: aws.String(tg), Targets: []elbtypes.TargetDescription{{Id: aws.String(id)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if st := f.targets(t, tg)[0].TargetHealth.State; st != elbtypes.TargetHealthStateEnumDraining {
+		t.Fatalf("state %s right after deregistration, want draining", st)
+	}
+	f.sim.Advance(4 * time.Second)
+	if n := len(f.targets(t, tg)); n != 1 {
+		t.Fatalf("%d targets inside the 5 s deregistration delay, want the draining one", n)
+	}
+	f.sim.Advance(time.Second)
+	if n := len(f.targets(t, tg)); n != 0 {
+		t.Fatalf("%d targets after the deregistration delay, want none", n)
+	}
+	_, err := f.elb.DeregisterTargets(ctx, &elb.DeregisterTargetsInput{TargetGroupArn: aws.String(tg), Targets: []elbtypes.TargetDescription{{Id: aws.String(id)}}})
+	if code := errCode(err); code != "InvalidTarget" {
+		t.Fatalf("deregistering an unregistered target: %v, want InvalidTarget", err)
+	}
+}
+
+func TestTargetsOutsideTheLoadBalancersZonesAreUnused(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 23, instances: 2})
+	ctx := context.Background()
+	// A third zone's subnet, which the ALB does not use.
+	z3 := f.sim.Zones()[2]
+	sn, err := f.ec2.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: aws.String(f.net.vpcID), AvailabilityZone: aws.String(z3), CidrBlock: aws.String("10.0.3.0/24")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.elb.RegisterTargets(ctx, &elb.RegisterTargetsInput{TargetGroupArn: aws.String(f.tg), Targets: []elbtypes.TargetDescription{{Id: aws.String("10.0.3.10")}}}); err != nil {
+		t.Fatal(err)
+	}
+	d := f.targets(t, f.tg)[0]
+	if aws.ToString(d.Target.AvailabilityZone) != z3 || d.TargetHealth.State != elbtypes.TargetHealthStateEnumUnused || d.TargetHealth.Reason != elbtypes.TargetHealthReasonEnumNotInUse {
+		t.Fatalf("target in %s: %s", aws.ToString(sn.Subnet.AvailabilityZone), describe(d))
+	}
+	// Adding the zone to the load balancer puts the target in use.
+	if _, err := f.elb.SetSubnets(ctx, &elb.SetSubnetsInput{LoadBalancerArn: aws.String(f.lb), Subnets: append(f.net.subnets, aws.ToString(sn.Subnet.SubnetId))}); err != nil {
+		t.Fatal(err)
+	}
+	if st := f.targets(t, f.tg)[0].TargetHealth.State; st == elbtypes.TargetHealthStateEnumUnused {
+		t.Fatalf("target still unused after SetSubnets added its zone")
+	}
+	_, err = f.elb.RegisterTargets(ctx, &elb.RegisterTargetsInput{TargetGroupArn: aws.String(f.tg), Targets: []elbtypes.TargetDescription{{Id: aws.String("192.168.0.1")}}})
+	if code := errCode(err); code != "InvalidTarget" {
+		t.Fatalf("registering an IP outside the VPC: %v, want InvalidTarget", err)
+	}
+}
+
+func TestZonalShiftMovesTrafficAway(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 24, instances: 4})
+	f.createService(t, serviceOpts{name: "web", desired: 4, minHealthy: 100, max: 200})
+	f.waitSteady(t, "web", 10*time.Minute)
+	if err := f.sim.StartZonalShift(f.lb, f.net.zones[0]); err == nil {
+		t.Fatal("zonal shift started on a load balancer without zonal shift enabled")
+	}
+	ctx := context.Background()
+	if _, err := f.elb.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{
+		LoadBalancerArn: aws.String(f.lb), Attributes: []elbtypes.LoadBalancerAttribute{{Key: aws.String("zonal_shift.config.enabled"), Value: aws.String("true")}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sim.SetTraffic(f.lb, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sim.StartZonalShift(f.lb, f.net.zones[0]); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.sim.ZonalShifts(f.lb); len(got) != 1 || got[0] != f.net.zones[0] {
+		t.Fatalf("zonal shifts %v", got)
+	}
+	f.sim.Advance(3 * time.Minute)
+	// Targets keep their health; only traffic moves.
+	if n := f.healthyTargets(t, f.tg); n != 4 {
+		t.Fatalf("%d healthy targets during the shift, want 4", n)
+	}
+	lbDim := f.lb[strings.Index(f.lb, ":loadbalancer/")+len(":loadbalancer/"):]
+	perZone := map[string]float64{}
+	for _, z := range f.net.zones {
+		out, err := f.cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{
+			Namespace: aws.String("AWS/ApplicationELB"), MetricName: aws.String("RequestCount"), Statistics: []cwtypes.Statistic{cwtypes.StatisticSum},
+			Dimensions: []cwtypes.Dimension{{Name: aws.String("AvailabilityZone"), Value: aws.String(z)}, {Name: aws.String("LoadBalancer"), Value: aws.String(lbDim)}},
+			StartTime:  aws.Time(f.sim.Now().Add(-time.Minute)), EndTime: aws.Time(f.sim.Now()), Period: aws.Int32(60),
+		})
+		if err != nil || len(out.Datapoints) != 1 {
+			t.Fatalf("GetMetricStatistics %s: %v, %d datapoints", z, err, len(out.Datapoints))
+		}
+		perZone[z] = aws.ToFloat64(out.Datapoints[0].Sum)
+	}
+	if perZone[f.net.zones[0]] != 0 || perZone[f.net.zones[1]] != 6000 {
+		t.Fatalf("requests per zone during the shift %v, want all 6000 in %s", perZone, f.net.zones[1])
+	}
+	if err := f.sim.EndZonalShift(f.lb, f.net.zones[0]); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.sim.ZonalShifts(f.lb); len(got) != 0 {
+		t.Fatalf("zonal shifts %v after ending it", got)
+	}
+}
