@@ -8,13 +8,13 @@ import (
 )
 
 type sample struct {
-	Table   string        `env:"TABLE_NAME"`
-	Topic   string        `env:"TOPIC_ARN"`
-	Bake    time.Duration `env:"BAKE_TIME" default:"5m"`
-	Max     int           `env:"MAX_TASKS" default:"10"`
-	DryRun  bool          `env:"DRY_RUN" default:"false"`
-	Regions []string      `env:"REGIONS" default:"us-east-1"`
-	Untagged string // no env tag: Load leaves it alone
+	Table    string        `env:"TABLE_NAME"`
+	Topic    string        `env:"TOPIC_ARN"`
+	Bake     time.Duration `env:"BAKE_TIME" default:"5m"`
+	Max      int           `env:"MAX_TASKS" default:"10"`
+	DryRun   bool          `env:"DRY_RUN" default:"false"`
+	Regions  []string      `env:"REGIONS" default:"us-east-1"`
+	Untagged string        // no env tag: Load leaves it alone
 }
 
 func env(m map[string]string) Lookup {
