@@ -222,8 +222,8 @@ func (s *Sim) putScalingPolicy(in *aas.PutScalingPolicyInput) (*aas.PutScalingPo
 		return nil, &types.ObjectNotFoundException{Message: aws.String("No scalable target registered for service namespace: ecs, resource ID: " + id + ", scalable dimension: ecs:service:DesiredCount")}
 	}
 	conf := in.TargetTrackingScalingPolicyConfiguration
-	if conf == nil || conf.TargetValue == nil {
-		return nil, aasValidation("TargetTrackingScalingPolicyConfiguration with a TargetValue is required")
+	if conf == nil || conf.TargetValue == nil || *conf.TargetValue <= 0 {
+		return nil, aasValidation("TargetTrackingScalingPolicyConfiguration with a positive TargetValue is required")
 	}
 	svc, err := s.serviceForResource(id)
 	if err != nil {
@@ -376,7 +376,7 @@ func (s *Sim) aasExecute(policyArn string, a *metricAlarm) {
 		p.lastOut = s.clock.now
 		s.aasSetDesired(p.target, svc, want, cause)
 	case a.name == p.low && want < current:
-		if s.clock.now.Before(p.lastIn.Add(cool(p.conf.ScaleInCooldown))) || s.clock.now.Before(p.lastOut.Add(cool(p.conf.ScaleInCooldown))) {
+		if !p.lastIn.IsZero() && s.clock.now.Before(p.lastIn.Add(cool(p.conf.ScaleInCooldown))) {
 			return
 		}
 		p.lastIn = s.clock.now

@@ -86,9 +86,6 @@ func (s *Sim) after(d time.Duration, fn func()) *timer {
 	return t
 }
 
-// now returns the virtual time; the caller holds Sim.mu.
-func (s *Sim) now() time.Time { return s.clock.now }
-
 // Now returns the current virtual time.
 func (s *Sim) Now() time.Time {
 	s.mu.Lock()

@@ -28,6 +28,9 @@ func init() {
 	handle(cwID, "DescribeAlarms", (*Sim).describeAlarms)
 	handle(cwID, "DeleteAlarms", (*Sim).deleteAlarms)
 	handle(cwID, "SetAlarmState", (*Sim).setAlarmState)
+	handle(cwID, "ListTagsForResource", (*Sim).cwListTags)
+	handle(cwID, "TagResource", (*Sim).cwTagResource)
+	handle(cwID, "UntagResource", (*Sim).cwUntagResource)
 }
 
 // metricRetention is how long the simulator keeps datapoints; alarms and

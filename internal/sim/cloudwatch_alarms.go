@@ -1,9 +1,11 @@
 package sim
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +33,7 @@ type metricAlarm struct {
 	reason, reasonData                  string
 	stateUpdated, configUpdated         time.Time
 	metricID                            string
+	tags                                []types.Tag
 }
 
 func (s *Sim) alarmArn(name string) string { return s.arn("cloudwatch", "alarm:"+name) }
@@ -81,6 +84,10 @@ func (s *Sim) putMetricAlarm(in *cloudwatch.PutMetricAlarmInput) (*cloudwatch.Pu
 	a.actionsEnabled = in.ActionsEnabled == nil || *in.ActionsEnabled
 	a.alarmActions, a.okActions, a.insActions = in.AlarmActions, in.OKActions, in.InsufficientDataActions
 	a.unit, a.configUpdated = in.Unit, s.clock.now
+	// Tags given to PutMetricAlarm apply only when it creates the alarm.
+	if !exists {
+		a.tags = append([]types.Tag(nil), in.Tags...)
+	}
 	s.cw.alarms[name] = a
 	s.ensureMinuteTick()
 	return &cloudwatch.PutMetricAlarmOutput{}, nil
@@ -149,11 +156,7 @@ func (s *Sim) describeAlarms(in *cloudwatch.DescribeAlarmsInput) (*cloudwatch.De
 }
 
 func sortAlarms(as []*metricAlarm) {
-	for i := 1; i < len(as); i++ {
-		for j := i; j > 0 && as[j].name < as[j-1].name; j-- {
-			as[j], as[j-1] = as[j-1], as[j]
-		}
-	}
+	slices.SortFunc(as, func(a, b *metricAlarm) int { return cmp.Compare(a.name, b.name) })
 }
 
 func (s *Sim) deleteAlarms(in *cloudwatch.DeleteAlarmsInput) (*cloudwatch.DeleteAlarmsOutput, error) {
@@ -176,7 +179,7 @@ func (s *Sim) setAlarmState(in *cloudwatch.SetAlarmStateInput) (*cloudwatch.SetA
 	if in.StateReasonData != nil && !json.Valid([]byte(*in.StateReasonData)) {
 		return nil, &types.InvalidFormatFault{Message: aws.String("The StateReasonData is not valid JSON.")}
 	}
-	s.transition(a, in.StateValue, aws.ToString(in.StateReason), aws.ToString(in.StateReasonData), nil)
+	s.transition(a, in.StateValue, aws.ToString(in.StateReason), aws.ToString(in.StateReasonData))
 	return &cloudwatch.SetAlarmStateOutput{}, nil
 }
 
@@ -230,7 +233,7 @@ func (s *Sim) evaluateAlarm(a *metricAlarm) {
 		return
 	}
 	reason, data := s.thresholdReason(a, buckets, breaching, next)
-	s.transition(a, next, reason, data, buckets)
+	s.transition(a, next, reason, data)
 }
 
 func (a *metricAlarm) breaches(v float64) bool {
@@ -359,7 +362,7 @@ type alarmMetricJSON struct {
 
 // transition moves an alarm to a new state, emits its state change and runs
 // its actions.
-func (s *Sim) transition(a *metricAlarm, next types.StateValue, reason, data string, _ []bucket) {
+func (s *Sim) transition(a *metricAlarm, next types.StateValue, reason, data string) {
 	prev := alarmStateJSON{Reason: a.reason, ReasonData: a.reasonData, Timestamp: cwTime(a.stateUpdated), Value: stateWord(a.state)}
 	changed := next != a.state
 	a.state, a.reason, a.reasonData, a.stateUpdated = next, reason, data, s.clock.now
@@ -426,4 +429,42 @@ func (s *Sim) latestValue(a *metricAlarm) (float64, bool) {
 		return 0, false
 	}
 	return v, ok
+}
+
+func (s *Sim) alarmByArn(arn string) (*metricAlarm, error) {
+	for _, a := range s.cw.alarms {
+		if a.arn == arn {
+			return a, nil
+		}
+	}
+	return nil, &types.ResourceNotFoundException{Message: aws.String("Resource " + arn + " not found")}
+}
+
+func (s *Sim) cwListTags(in *cloudwatch.ListTagsForResourceInput) (*cloudwatch.ListTagsForResourceOutput, error) {
+	a, err := s.alarmByArn(aws.ToString(in.ResourceARN))
+	if err != nil {
+		return nil, err
+	}
+	return &cloudwatch.ListTagsForResourceOutput{Tags: append([]types.Tag{}, a.tags...)}, nil
+}
+
+func (s *Sim) cwTagResource(in *cloudwatch.TagResourceInput) (*cloudwatch.TagResourceOutput, error) {
+	a, err := s.alarmByArn(aws.ToString(in.ResourceARN))
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range in.Tags {
+		a.tags = slices.DeleteFunc(a.tags, func(o types.Tag) bool { return aws.ToString(o.Key) == aws.ToString(t.Key) })
+		a.tags = append(a.tags, t)
+	}
+	return &cloudwatch.TagResourceOutput{}, nil
+}
+
+func (s *Sim) cwUntagResource(in *cloudwatch.UntagResourceInput) (*cloudwatch.UntagResourceOutput, error) {
+	a, err := s.alarmByArn(aws.ToString(in.ResourceARN))
+	if err != nil {
+		return nil, err
+	}
+	a.tags = slices.DeleteFunc(a.tags, func(t types.Tag) bool { return slices.Contains(in.TagKeys, aws.ToString(t.Key)) })
+	return &cloudwatch.UntagResourceOutput{}, nil
 }

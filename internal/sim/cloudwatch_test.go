@@ -10,7 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/ecsplane/ecsplane/internal/sim"
@@ -153,8 +156,8 @@ func TestTargetTrackingScalesTheServiceOutUnderLoad(t *testing.T) {
 
 func TestManagedScalingGrowsTheGroupForWaitingTasks(t *testing.T) {
 	f := newFleet(t, fleetOpts{seed: 34, instances: 1, provider: true})
-	// A t3.medium registers 2048 CPU units: 8 tasks of 256 fill it, so 12
-	// need a second instance.
+	// A t3.medium registers 3840 MiB: 7 tasks of 512 fill it, so 12 need a
+	// second instance.
 	f.createService(t, serviceOpts{name: "web", desired: 12, minHealthy: 100, max: 200, capacityProvider: true, noLoadBalancer: true})
 	advanceUntil(t, f.sim, 5*time.Minute, "tasks waiting for capacity", func() bool {
 		for _, tk := range f.tasks(t, "web", ecstypes.DesiredStatusRunning) {
@@ -176,5 +179,102 @@ func TestManagedScalingGrowsTheGroupForWaitingTasks(t *testing.T) {
 		if !aws.ToBool(i.ProtectedFromScaleIn) {
 			t.Fatalf("instance %s runs tasks but is not protected from scale-in", aws.ToString(i.InstanceId))
 		}
+	}
+}
+
+func TestManagedDrainingDrainsTerminatingInstances(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 35, instances: 2, provider: true})
+	ctx := context.Background()
+	victim := f.containerInstances(t)[0]
+	if _, err := f.asg.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
+		InstanceId: victim.Ec2InstanceId, ShouldDecrementDesiredCapacity: aws.Bool(true),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	advanceUntil(t, f.sim, 5*time.Minute, "instance deregistered", func() bool { return len(f.containerInstances(t)) == 1 })
+	var statuses []string
+	for _, ev := range f.sim.Events() {
+		if ev.DetailType != "ECS Container Instance State Change" || ev.Resources[0] != aws.ToString(victim.ContainerInstanceArn) {
+			continue
+		}
+		var d struct {
+			Status string `json:"status"`
+		}
+		if err := json.Unmarshal(ev.Detail, &d); err != nil {
+			t.Fatal(err)
+		}
+		statuses = append(statuses, d.Status)
+	}
+	if got := strings.Join(statuses, ","); got != "ACTIVE,DRAINING,INACTIVE" {
+		t.Fatalf("container instance went %s, want ACTIVE,DRAINING,INACTIVE", got)
+	}
+}
+
+func TestFleetMetricsReflectTheFleet(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 36, instances: 2})
+	f.createService(t, serviceOpts{name: "web", desired: 2, minHealthy: 100, max: 200})
+	f.waitSteady(t, "web", 10*time.Minute)
+	advanceUntil(t, f.sim, 2*time.Minute, "targets healthy", func() bool { return f.healthyTargets(t, f.tg) == 2 })
+	if err := f.sim.SetTraffic(f.lb, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sim.SetServiceLoad(fleetCluster, "web", 180, 60); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	lbDim := f.lb[strings.Index(f.lb, ":loadbalancer/")+len(":loadbalancer/"):]
+	tgDim := "targetgroup/" + f.tg[strings.Index(f.tg, ":targetgroup/")+len(":targetgroup/"):]
+	// last returns the metric's value for the minute that just ended.
+	last := func(ns, name string, stat cwtypes.Statistic, kv ...string) (float64, bool) {
+		var d []cwtypes.Dimension
+		for i := 0; i < len(kv); i += 2 {
+			d = append(d, cwtypes.Dimension{Name: aws.String(kv[i]), Value: aws.String(kv[i+1])})
+		}
+		end := f.sim.Now().Truncate(time.Minute)
+		out, err := f.cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{
+			Namespace: aws.String(ns), MetricName: aws.String(name), Dimensions: d, Statistics: []cwtypes.Statistic{stat},
+			StartTime: aws.Time(end.Add(-time.Minute)), EndTime: aws.Time(end), Period: aws.Int32(60),
+		})
+		if err != nil {
+			t.Fatalf("GetMetricStatistics %s: %v", name, err)
+		}
+		if len(out.Datapoints) == 0 {
+			return 0, false
+		}
+		dp := out.Datapoints[0]
+		if stat == cwtypes.StatisticSum {
+			return aws.ToFloat64(dp.Sum), true
+		}
+		return aws.ToFloat64(dp.Average), true
+	}
+	f.sim.Advance(f.sim.Now().Truncate(time.Minute).Add(2 * time.Minute).Sub(f.sim.Now()))
+	for _, z := range f.net.zones {
+		if v, _ := last("AWS/ApplicationELB", "HealthyHostCount", cwtypes.StatisticAverage, "AvailabilityZone", z, "LoadBalancer", lbDim, "TargetGroup", tgDim); v != 1 {
+			t.Fatalf("HealthyHostCount in %s = %v, want 1", z, v)
+		}
+	}
+	if v, _ := last("AWS/ECS", "CPUUtilization", cwtypes.StatisticAverage, "ClusterName", fleetCluster, "ServiceName", "web"); v != 90 {
+		t.Fatalf("CPUUtilization %v, want 180 / 2 = 90", v)
+	}
+	if v, _ := last("AWS/ECS", "MemoryUtilization", cwtypes.StatisticAverage, "ClusterName", fleetCluster, "ServiceName", "web"); v != 30 {
+		t.Fatalf("MemoryUtilization %v, want 30", v)
+	}
+	if v, _ := last("AWS/ApplicationELB", "RequestCount", cwtypes.StatisticSum, "LoadBalancer", lbDim); v != 300 {
+		t.Fatalf("RequestCount %v, want 5 × 60", v)
+	}
+	latency, _ := last("AWS/ApplicationELB", "TargetResponseTime", cwtypes.StatisticAverage, "LoadBalancer", lbDim)
+	if latency <= 0.02 {
+		t.Fatalf("TargetResponseTime %v at 90 %% CPU, want above the idle 0.02 s", latency)
+	}
+	if _, ok := last("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", cwtypes.StatisticSum, "LoadBalancer", lbDim); ok {
+		t.Fatal("5xx reported while every target is healthy")
+	}
+	// With no task left the load balancer answers 503 itself.
+	if _, err := f.ecs.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(fleetCluster), Service: aws.String("web"), DesiredCount: aws.Int32(0)}); err != nil {
+		t.Fatal(err)
+	}
+	f.sim.Advance(3 * time.Minute)
+	if v, _ := last("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", cwtypes.StatisticSum, "LoadBalancer", lbDim); v != 300 {
+		t.Fatalf("HTTPCode_ELB_5XX_Count %v with no targets, want every request", v)
 	}
 }

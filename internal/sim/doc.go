@@ -112,4 +112,110 @@
 // scheduled actions. Changing a group's subnets affects only later launches;
 // existing instances stay where they are. Calls to unimplemented operations fail with
 // UnsupportedOperation.
+//
+// # ECS, load balancing, alarms and service auto scaling
+//
+// The fleet side simulates ECS on EC2 (ecs_*.go), Application Load Balancers
+// (elbv2_*.go), CloudWatch metrics and alarms (cloudwatch*.go) and
+// Application Auto Scaling of a service's desired count (appautoscaling.go),
+// with the durations in Timings.Services:
+//
+//   - An instance whose user data sets ECS_CLUSTER (or that runs the
+//     ECS-optimized AMI, for the default cluster) registers as a container
+//     instance AgentRegistration after it is running, with the
+//     ecs.availability-zone attribute and its type's CPU and memory. A failed
+//     host's agent disconnects after AgentDisconnect; a terminating instance
+//     deregisters and its tasks stop. ACTIVE and DRAINING are set with
+//     UpdateContainerInstancesState, or by managed draining when the group
+//     terminates the instance.
+//   - Tasks move through PROVISIONING, PENDING, RUNNING, DEACTIVATING (while
+//     their targets drain), STOPPING, DEPROVISIONING and STOPPED, with a stop
+//     reason and stop code. awsvpc tasks take an address in a subnet of their
+//     instance's zone and register it as an ip target.
+//   - The service scheduler keeps at most maximumPercent of the desired
+//     count and stops replaced tasks (older deployments, draining instances)
+//     only while at least minimumHealthyPercent stay healthy; healthy means
+//     running and healthy in every target group. Placement spreads by zone,
+//     then instance, unless the service gives strategies; memberOf (a subset
+//     of the cluster query language) and distinctInstance constraints apply.
+//     With Availability Zone rebalancing (on for new services, as on AWS) a
+//     steady service whose tasks are uneven across the zones it can use
+//     starts a task in the emptiest zone and, once it is healthy, stops one
+//     in the fullest.
+//   - UpdateService starts a deployment when the task definition, network
+//     configuration, load balancers, placement or capacity provider strategy
+//     change, or when forced. A deployment is IN_PROGRESS until its tasks are
+//     healthy and the tasks it replaced have stopped, then COMPLETED. The
+//     circuit breaker fails it after max(3, min(200, ceil(0.5 × desired)))
+//     failed tasks (or its threshold configuration), counting the
+//     deployment's tasks that fail to start, exit, or fail their health
+//     checks after the grace period before ever turning healthy. A deployment
+//     alarm in ALARM fails it too. A failed deployment starts no task; with
+//     rollback, a new deployment returns to the last completed one, adopting
+//     its running tasks, and is never rolled back itself.
+//   - Target groups check each target every interval from registration: it
+//     turns healthy after the healthy threshold of passing checks and
+//     unhealthy after the unhealthy threshold of failing ones; a target whose
+//     zone the load balancer does not use is unused; a deregistered target
+//     drains for the deregistration delay. ECS stops a task whose target is
+//     unhealthy HealthReaction later, unless it is in its grace period.
+//   - Once a minute the fleet publishes AWS/ECS CPUUtilization and
+//     MemoryUtilization per service, AWS/ApplicationELB HealthyHostCount and
+//     UnHealthyHostCount per target group and zone, RequestCount,
+//     HTTPCode_Target_5XX_Count, HTTPCode_ELB_5XX_Count and
+//     TargetResponseTime, and CapacityProviderReservation; then managed
+//     scaling sets the Auto Scaling group's desired capacity and every alarm
+//     evaluates its last evaluation periods, alarming when datapoints to alarm
+//     of them breach. Target tracking policies work through the two alarms
+//     they create, as on AWS.
+//
+// FailImage makes an image's tasks fail to pull, exit after starting, or fail
+// their health checks. SetServiceLoad and SetTraffic drive the metrics;
+// StartZonalShift and EndZonalShift move a load balancer's traffic away from
+// a zone. Events: "ECS Deployment State Change", "ECS Task State Change",
+// "ECS Container Instance State Change" (on registration, status and agent
+// connection changes, not on each task placement) and "CloudWatch Alarm State
+// Change", shaped like the documented examples in testdata/fleet-events.
+//
+// Where AWS documents no figure, the simulator picks one and says so: the
+// bake time of an alarm-watched deployment is the longest period × evaluation
+// periods among its alarms; managed scaling needs one instance per
+// instance's worth of waiting tasks and scales in after 15 low evaluations;
+// a service's CPU is its load divided among its running tasks; the reason
+// texts of alarm-based failures are the simulator's own.
+//
+// Differences from moto in these services, checked by the parity suite; in
+// each the simulator does what AWS does:
+//
+//   - DeleteCluster refuses a cluster with active services
+//     (ClusterContainsServicesException); moto deletes it.
+//   - Deployment IDs are ecs-svc/ and 19 digits; moto's have 18. Services echo
+//     their deployment configuration; moto leaves it out.
+//   - moto fails CreateService with an awsvpc configuration that names no
+//     security group (HTTP 500); AWS uses the VPC's default group. The parity
+//     suite names one.
+//   - An ALB needs subnets in two zones (ValidationError) and one listener per
+//     port (DuplicateListener); moto accepts both. AWS reports the default
+//     scheme and the idle timeout attribute; moto does not. A target group
+//     lists its load balancer once; moto once per reference.
+//   - A new target is initial until its health checks pass; moto reports it
+//     healthy at once. A new alarm is INSUFFICIENT_DATA until evaluated; moto
+//     starts it OK.
+//   - Application Auto Scaling answers an unknown policy or scalable target
+//     with ObjectNotFoundException, refuses a policy for an unregistered
+//     target, and reports the scalable target's service-linked role; moto
+//     answers ValidationException, accepts the policy and reports no role.
+//   - moto 5.2.1 does not serve the RPC v2 CBOR protocol that the SDK's
+//     CloudWatch client uses by default; the project's clients and the parity
+//     suite speak awsQuery, and the simulator answers either.
+//   - Behaviour moto does not model at all: container instances, task
+//     placement and lifecycles, rolling deployments and their verdicts, target
+//     health, alarm evaluation and scaling.
+//
+// Left out, because the control plane does not use them: Fargate, daemon
+// services, blue/green and external deployments, task sets, Service Connect,
+// bridge and host port mappings, ENI limits per instance, task and cluster
+// tagging operations, listener rules, Network and Gateway Load Balancers,
+// metric math, anomaly detection and composite alarms, and step and scheduled
+// scaling.
 package sim

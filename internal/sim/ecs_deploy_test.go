@@ -192,3 +192,110 @@ func TestZoneOutageMakesOnlyThatZonesTargetsUnhealthy(t *testing.T) {
 		t.Fatalf("tasks per zone %v after the outage, want 4 in %s", got, up)
 	}
 }
+
+func TestZoneRebalancingEvensOutTasks(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		disabled  bool
+		wantZoneA int
+	}{
+		{"enabled", false, 2},
+		{"disabled", true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFleet(t, fleetOpts{seed: 15, instances: 4})
+			f.createService(t, serviceOpts{name: "web", desired: 4, minHealthy: 100, max: 200, noRebalancing: tc.disabled})
+			f.waitSteady(t, "web", 10*time.Minute)
+			ctx := context.Background()
+			zoneA := f.net.zones[0]
+			var inA []string
+			for _, ci := range f.containerInstances(t) {
+				for _, a := range ci.Attributes {
+					if aws.ToString(a.Name) == "ecs.availability-zone" && aws.ToString(a.Value) == zoneA {
+						inA = append(inA, aws.ToString(ci.ContainerInstanceArn))
+					}
+				}
+			}
+			setState := func(st ecstypes.ContainerInstanceStatus) {
+				if _, err := f.ecs.UpdateContainerInstancesState(ctx, &ecs.UpdateContainerInstancesStateInput{
+					Cluster: aws.String(fleetCluster), ContainerInstances: inA, Status: st,
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			setState(ecstypes.ContainerInstanceStatusDraining)
+			advanceUntil(t, f.sim, 10*time.Minute, "tasks moved out of "+zoneA, func() bool {
+				return zoneCounts(f.tasks(t, "web", ecstypes.DesiredStatusRunning))[zoneA] == 0 && f.steady(t, "web") && f.healthyTargets(t, f.tg) == 4
+			})
+			setState(ecstypes.ContainerInstanceStatusActive)
+			f.sim.RunUntil(func() bool {
+				if n := f.healthyTargets(t, f.tg); n < 4 {
+					t.Fatalf("%d healthy targets while rebalancing, below the minimum 4", n)
+				}
+				return false
+			}, 10*time.Minute)
+			got := zoneCounts(f.tasks(t, "web", ecstypes.DesiredStatusRunning))
+			if got[zoneA] != tc.wantZoneA || got[zoneA]+got[f.net.zones[1]] != 4 {
+				t.Fatalf("tasks per zone %v after the instances returned, want %d in %s", got, tc.wantZoneA, zoneA)
+			}
+			svc := f.service(t, "web")
+			if want := map[bool]ecstypes.AvailabilityZoneRebalancing{false: "ENABLED", true: "DISABLED"}[tc.disabled]; svc.AvailabilityZoneRebalancing != want {
+				t.Fatalf("AvailabilityZoneRebalancing %s, want %s", svc.AvailabilityZoneRebalancing, want)
+			}
+		})
+	}
+}
+
+func TestPlacementChangeEvacuatesAZoneByRollingDeployment(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 16, instances: 4})
+	f.createService(t, serviceOpts{name: "web", desired: 4, minHealthy: 100, max: 200})
+	f.waitSteady(t, "web", 10*time.Minute)
+	keep := f.net.zones[1]
+	before := aws.ToString(f.service(t, "web").Deployments[0].Id)
+	if _, err := f.ecs.UpdateService(context.Background(), &ecs.UpdateServiceInput{
+		Cluster: aws.String(fleetCluster), Service: aws.String("web"),
+		PlacementConstraints: []ecstypes.PlacementConstraint{{Type: ecstypes.PlacementConstraintTypeMemberOf, Expression: aws.String("attribute:ecs.availability-zone in [" + keep + "]")}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if after := aws.ToString(f.service(t, "web").Deployments[0].Id); after == before {
+		t.Fatal("changing the placement constraints started no deployment")
+	}
+	advanceUntil(t, f.sim, 15*time.Minute, "tasks moved", func() bool {
+		if n := f.healthyTargets(t, f.tg); n < 4 {
+			t.Fatalf("%d healthy targets while evacuating, below the minimum 4", n)
+		}
+		return f.steady(t, "web") && zoneCounts(f.tasks(t, "web", ecstypes.DesiredStatusRunning))[keep] == 4
+	})
+	// The same constraints again change nothing.
+	if _, err := f.ecs.UpdateService(context.Background(), &ecs.UpdateServiceInput{
+		Cluster: aws.String(fleetCluster), Service: aws.String("web"),
+		PlacementConstraints: []ecstypes.PlacementConstraint{{Type: ecstypes.PlacementConstraintTypeMemberOf, Expression: aws.String("attribute:ecs.availability-zone in [" + keep + "]")}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if svc := f.service(t, "web"); len(svc.Deployments) != 1 || svc.Deployments[0].RolloutState != ecstypes.DeploymentRolloutStateCompleted {
+		t.Fatalf("repeating the same constraints started a deployment: %s", describe(svc.Deployments))
+	}
+}
+
+func TestFailedFirstDeploymentStopsLaunching(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 17, instances: 2})
+	bad := strings.Replace(fleetImage, ":v1", ":broken", 1)
+	f.sim.FailImage(bad, sim.ImagePullFails)
+	f.td = f.registerTD(t, bad)
+	f.createService(t, serviceOpts{name: "web", desired: 2, minHealthy: 100, max: 200, breaker: true})
+	advanceUntil(t, f.sim, 10*time.Minute, "deployment failed", func() bool { return f.hasDeploymentEvent(t, "SERVICE_DEPLOYMENT_FAILED") })
+	started := len(f.tasks(t, "web", ecstypes.DesiredStatusStopped)) + len(f.tasks(t, "web", ecstypes.DesiredStatusRunning))
+	f.sim.Advance(10 * time.Minute)
+	svc := f.service(t, "web")
+	if len(svc.Deployments) != 1 || svc.Deployments[0].RolloutState != ecstypes.DeploymentRolloutStateFailed {
+		t.Fatalf("deployments %s, want the one FAILED with nothing to roll back to", describe(svc.Deployments))
+	}
+	if now := len(f.tasks(t, "web", ecstypes.DesiredStatusStopped)) + len(f.tasks(t, "web", ecstypes.DesiredStatusRunning)); now != started {
+		t.Fatalf("%d tasks started after the failure (%d before), want none", now-started, started)
+	}
+	if f.hasDeploymentEvent(t, "SERVICE_DEPLOYMENT_COMPLETED") {
+		t.Fatal("a failed first deployment reported completion")
+	}
+}

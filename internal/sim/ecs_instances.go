@@ -317,8 +317,8 @@ func (s *Sim) ciOut(ci *containerInstance) types.ContainerInstance {
 		Status: aws.String(ci.status), RegisteredAt: aws.Time(ci.registeredAt), Version: ci.version,
 		RegisteredResources: resources(ci.cpu, ci.memory), RemainingResources: resources(ci.cpu-cpu, ci.memory-mem),
 		RunningTasksCount: running, PendingTasksCount: pending, Attributes: s.ciAttributes(ci),
-		VersionInfo:       &types.VersionInfo{AgentHash: aws.String("4023248b"), AgentVersion: aws.String("1.89.2"), DockerVersion: aws.String("DockerVersion: 25.0.6")},
-		AgentUpdateStatus: "", Attachments: []types.Attachment{}, Tags: []types.Tag{},
+		VersionInfo: &types.VersionInfo{AgentHash: aws.String("4023248b"), AgentVersion: aws.String("1.89.2"), DockerVersion: aws.String("DockerVersion: 25.0.6")},
+		Attachments: []types.Attachment{}, Tags: []types.Tag{},
 	}
 	if ci.provider != "" {
 		out.CapacityProviderName = aws.String(ci.provider)

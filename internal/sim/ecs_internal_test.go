@@ -31,3 +31,24 @@ func TestCircuitBreakerThreshold(t *testing.T) {
 		}
 	}
 }
+
+func TestTaskSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		unit string
+		want int32
+		ok   bool
+	}{
+		{"1024", "vcpu", 1024, true},
+		{"0.25 vCPU", "vcpu", 256, true},
+		{"2 vCPU", "vcpu", 2048, true},
+		{"2 GB", "gb", 2048, true},
+		{"0.5GB", "gb", 512, true},
+		{"lots", "vcpu", 0, false},
+	} {
+		got, ok := taskSize(tc.in, tc.unit, 1024)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("taskSize(%q) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}

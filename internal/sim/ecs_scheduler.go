@@ -86,6 +86,9 @@ func (s *Sim) reconcileService(svc *ecsService) {
 		live++
 		if s.taskHealthy(t) {
 			healthy++
+			if !t.healthyOnce && t.dep != nil && svc.breaker.ResetOnHealthyTask != nil && *svc.breaker.ResetOnHealthyTask {
+				t.dep.failed = 0
+			}
 			t.healthyOnce = true
 		}
 		if t.dep == primary && (t.ci == nil || t.ci.status == "ACTIVE") {
@@ -106,7 +109,20 @@ func (s *Sim) reconcileService(svc *ecsService) {
 		}
 	}
 
-	if excess := len(keep) - int(desired); excess > 0 {
+	// A task started to rebalance zones waits until it is healthy; then
+	// the scale-in below stops one from the fullest zone.
+	surplus := 0
+	if rt := svc.rebalancing; rt != nil {
+		switch {
+		case rt.desiredStatus != "RUNNING":
+			svc.rebalancing = nil
+		case s.taskHealthy(rt):
+			svc.rebalancing = nil
+		default:
+			surplus = 1
+		}
+	}
+	if excess := len(keep) - int(desired) - surplus; excess > 0 {
 		victims := s.scaleInOrder(keep)[:excess]
 		var ids []string
 		for _, t := range victims {
@@ -122,11 +138,11 @@ func (s *Sim) reconcileService(svc *ecsService) {
 	if n := min(int(desired)-len(keep), maxTotal-live); launching && n > 0 {
 		var ids []string
 		for range n {
-			ci, reason := s.choosePlacement(req, svc)
+			ci, why := s.choosePlacement(req, svc)
 			if ci == nil && !svc.usesProviders() {
-				if reason != svc.lastPlaceFailure {
-					s.serviceEvent(svc, "was unable to place a task because no container instance met all of its requirements. Reason: %s", reason)
-					svc.lastPlaceFailure = reason
+				if msg := why.message(); msg != svc.lastPlaceFailure {
+					s.serviceEvent(svc, "%s", msg)
+					svc.lastPlaceFailure = msg
 				}
 				s.serviceKick(svc, s.timings.Services.SchedulerRetry)
 				break
@@ -204,6 +220,14 @@ func (s *Sim) reconcileService(svc *ecsService) {
 		if !svc.steady {
 			svc.steady = true
 			s.serviceEvent(svc, "has reached a steady state.")
+		}
+	}
+	if converged && primary.rollout == types.DeploymentRolloutStateCompleted && svc.azRebalancing && svc.status == "ACTIVE" &&
+		svc.rebalancing == nil && live < maxTotal && s.zonesImbalanced(svc, keep, req) {
+		if ci, _ := s.choosePlacement(req, svc); ci != nil {
+			t := s.newTask(svc.cluster.name, primary.td, svc, primary, ci, primary.netConf, primary.id, "service:"+svc.name)
+			svc.rebalancing, svc.steady = t, false
+			s.serviceEvent(svc, "has started 1 tasks: (task %s) to rebalance tasks across Availability Zones.", t.id)
 		}
 	}
 	if svc.status == "DRAINING" {
@@ -303,7 +327,7 @@ func (s *Sim) deploymentTaskFailed(svc *ecsService, d *deployment) {
 		return
 	}
 	if d.failed >= circuitBreakerThreshold(svc.breaker, svc.desired) {
-		s.failDeployment(svc, d, "ECS deployment circuit breaker: tasks failed to start.", "tasks failed to start", svc.breaker.Rollback, "ECS deployment circuit breaker: rolling back to deploymentId ")
+		s.failDeployment(svc, d, "ECS deployment circuit breaker: task failed to start.", "tasks failed to start", svc.breaker.Rollback, "ECS deployment circuit breaker: rolling back to deploymentId ")
 	}
 }
 
@@ -407,6 +431,28 @@ func (s *Sim) judgeUnhealthy(t *ecsTask, tgArn string, port int32) {
 	s.failTaskHealth(t, "Task failed ELB health checks in (target-group "+tgArn+")")
 }
 
+// zonesImbalanced reports whether the service's tasks are uneven across the
+// zones it can place tasks in: some such zone has at least two fewer tasks
+// than the fullest. ECS rebalances only services spread by zone first.
+func (s *Sim) zonesImbalanced(svc *ecsService, keep []*ecsTask, req placementRequest) bool {
+	if len(svc.placement) > 0 && (svc.placement[0].Type != types.PlacementStrategyTypeSpread || aws.ToString(svc.placement[0].Field) != "attribute:ecs.availability-zone") {
+		return false
+	}
+	counts := map[string]int{}
+	fullest := 0
+	for _, t := range keep {
+		counts[t.az]++
+		fullest = max(fullest, counts[t.az])
+	}
+	cands, _ := s.candidates(req, svc)
+	for _, ci := range cands {
+		if counts[ci.inst.az] <= fullest-2 {
+			return true
+		}
+	}
+	return false
+}
+
 // placementRequest is what a task needs from a container instance.
 type placementRequest struct {
 	cluster       *ecsCluster
@@ -430,9 +476,47 @@ var defaultServiceStrategy = []types.PlacementStrategy{
 // subnets, of the strategy's capacity providers, meeting the constraints),
 // narrowed by each placement strategy in turn. It returns nil and the reason
 // when none can.
-func (s *Sim) choosePlacement(req placementRequest, svc *ecsService) (*containerInstance, string) {
+func (s *Sim) choosePlacement(req placementRequest, svc *ecsService) (*containerInstance, placementFailure) {
+	cands, why := s.candidates(req, svc)
+	if len(cands) == 0 {
+		return nil, why
+	}
+	strategy := req.strategy
+	if len(strategy) == 0 && svc != nil {
+		strategy = defaultServiceStrategy
+	}
+	for _, st := range strategy {
+		cands = s.applyStrategy(cands, st, req, svc)
+	}
+	if len(strategy) == 0 {
+		return cands[s.rng.IntN(len(cands))], placementFailure{}
+	}
+	return cands[0], placementFailure{}
+}
+
+// placementFailure is why no container instance can take a task: RunTask's
+// failure reason, and the instance that came closest when resources were
+// short.
+type placementFailure struct {
+	reason  string
+	closest *containerInstance
+}
+
+// message is the service event ECS writes for the failure.
+func (f placementFailure) message() string {
+	const more = " For more information, see the Troubleshooting section of the Amazon ECS Developer Guide."
+	if f.closest != nil {
+		what := map[string]string{"RESOURCE:CPU": "CPU units", "RESOURCE:MEMORY": "memory"}[f.reason]
+		return "was unable to place a task because no container instance met all of its requirements. The closest matching (container-instance " + f.closest.id + ") has insufficient " + what + " available." + more
+	}
+	return "was unable to place a task because no container instance met all of its requirements. Reason: " + f.reason + more
+}
+
+// candidates returns the container instances that can take a task, or why
+// none can.
+func (s *Sim) candidates(req placementRequest, svc *ecsService) ([]*containerInstance, placementFailure) {
 	var cands []*containerInstance
-	registered, resourceShort := 0, ""
+	registered, short := 0, placementFailure{}
 	for _, ci := range s.ecs.sortedInstances() {
 		if ci.cluster != req.cluster.name || ci.status == "INACTIVE" {
 			continue
@@ -452,11 +536,11 @@ func (s *Sim) choosePlacement(req placementRequest, svc *ecsService) (*container
 		}
 		cpu, mem, _, _ := s.ciUsage(ci)
 		if ci.cpu-cpu < req.td.cpu {
-			resourceShort = "RESOURCE:CPU"
+			short = placementFailure{"RESOURCE:CPU", ci}
 			continue
 		}
 		if ci.memory-mem < req.td.memory {
-			resourceShort = "RESOURCE:MEMORY"
+			short = placementFailure{"RESOURCE:MEMORY", ci}
 			continue
 		}
 		if req.td.awsvpc() && req.nc != nil && req.nc.AwsvpcConfiguration != nil {
@@ -478,23 +562,13 @@ func (s *Sim) choosePlacement(req placementRequest, svc *ecsService) (*container
 	if len(cands) == 0 {
 		switch {
 		case registered == 0:
-			return nil, "No Container Instances were found in your cluster."
-		case resourceShort != "":
-			return nil, resourceShort
+			return nil, placementFailure{reason: "No Container Instances were found in your cluster."}
+		case short.closest != nil:
+			return nil, short
 		}
-		return nil, "No Container Instances were found in your cluster that met all of the task's requirements."
+		return nil, placementFailure{reason: "No Container Instances were found in your cluster that met all of the task's requirements."}
 	}
-	strategy := req.strategy
-	if len(strategy) == 0 && svc != nil {
-		strategy = defaultServiceStrategy
-	}
-	for _, st := range strategy {
-		cands = s.applyStrategy(cands, st, req, svc)
-	}
-	if len(strategy) == 0 {
-		return cands[s.rng.IntN(len(cands))], ""
-	}
-	return cands[0], ""
+	return cands, placementFailure{}
 }
 
 func (s *Sim) meetsConstraints(ci *containerInstance, req placementRequest, svc *ecsService) bool {

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"time"
 
@@ -50,6 +51,8 @@ type ecsService struct {
 	reconcileAt      time.Time
 	steady           bool
 	lastPlaceFailure string
+	azRebalancing    bool
+	rebalancing      *ecsTask // a task started to even out zones, until healthy
 	cpuDemand        float64
 	memDemand        float64
 }
@@ -185,6 +188,8 @@ func (s *Sim) createService(in *ecs.CreateServiceInput) (*ecs.CreateServiceOutpu
 		constraints: in.PlacementConstraints, placement: in.PlacementStrategy, grace: aws.ToInt32(in.HealthCheckGracePeriodSeconds),
 		createdAt: s.clock.now, tags: ecsTags(in.Tags),
 	}
+	// CreateService enables Availability Zone rebalancing unless told not to.
+	svc.azRebalancing = in.AvailabilityZoneRebalancing != types.AvailabilityZoneRebalancingDisabled
 	if svc.launchType == "" && len(svc.strategy) == 0 {
 		if len(c.defaultStrategy) > 0 {
 			svc.strategy = c.defaultStrategy
@@ -291,21 +296,30 @@ func (s *Sim) updateService(in *ecs.UpdateServiceInput) (*ecs.UpdateServiceOutpu
 	if in.HealthCheckGracePeriodSeconds != nil {
 		svc.grace = *in.HealthCheckGracePeriodSeconds
 	}
+	if in.AvailabilityZoneRebalancing != "" {
+		svc.azRebalancing = in.AvailabilityZoneRebalancing == types.AvailabilityZoneRebalancingEnabled
+	}
+	// Changing what tasks run with, or where they go, starts a new
+	// deployment, as does asking for one; the desired count and the
+	// deployment configuration apply to the current one.
+	changed := td != primary.td || !reflect.DeepEqual(nc, primary.netConf) || in.ForceNewDeployment
 	if in.PlacementConstraints != nil {
+		changed = changed || !reflect.DeepEqual(in.PlacementConstraints, svc.constraints)
 		svc.constraints = in.PlacementConstraints
 	}
 	if in.PlacementStrategy != nil {
+		changed = changed || !reflect.DeepEqual(in.PlacementStrategy, svc.placement)
 		svc.placement = in.PlacementStrategy
 	}
 	if in.CapacityProviderStrategy != nil {
+		changed = changed || !reflect.DeepEqual(in.CapacityProviderStrategy, svc.strategy)
 		svc.strategy, svc.launchType = in.CapacityProviderStrategy, ""
 	}
 	if in.LoadBalancers != nil {
+		changed = changed || !reflect.DeepEqual(in.LoadBalancers, svc.lbs)
 		svc.lbs = in.LoadBalancers
 	}
-	// A new deployment starts when the task definition or network changes,
-	// or when asked to.
-	if td != primary.td || nc != primary.netConf || in.ForceNewDeployment {
+	if changed {
 		s.startDeployment(svc, td, nc, "")
 	} else {
 		s.serviceKick(svc, 0)
@@ -431,12 +445,16 @@ func (s *Sim) serviceOut(svc *ecsService, withTags bool) *types.Service {
 		SchedulingStrategy: types.SchedulingStrategyReplica, DeploymentController: &types.DeploymentController{Type: types.DeploymentControllerTypeEcs},
 		HealthCheckGracePeriodSeconds: aws.Int32(svc.grace), Events: append([]types.ServiceEvent{}, svc.events...),
 		PropagateTags: types.PropagateTagsNone, CreatedBy: aws.String(s.arn("iam", "root")),
-		RoleArn: aws.String(s.arn("iam", "role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS")),
+		AvailabilityZoneRebalancing: types.AvailabilityZoneRebalancingDisabled,
+		RoleArn:                     aws.String(s.arn("iam", "role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS")),
 		DeploymentConfiguration: &types.DeploymentConfiguration{
 			MinimumHealthyPercent: aws.Int32(svc.minHealthy), MaximumPercent: aws.Int32(svc.maxPercent),
 			DeploymentCircuitBreaker: &types.DeploymentCircuitBreaker{Enable: svc.breaker.Enable, Rollback: svc.breaker.Rollback},
 			Alarms:                   svc.alarms,
 		},
+	}
+	if svc.azRebalancing {
+		out.AvailabilityZoneRebalancing = types.AvailabilityZoneRebalancingEnabled
 	}
 	if out.LoadBalancers == nil {
 		out.LoadBalancers = []types.LoadBalancer{}

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +18,7 @@ func init() {
 	handle(ecsID, "DeregisterTaskDefinition", (*Sim).deregisterTaskDefinition)
 	handle(ecsID, "ListTaskDefinitions", (*Sim).listTaskDefinitions)
 	handle(ecsID, "ListTaskDefinitionFamilies", (*Sim).listTaskDefinitionFamilies)
+	handle(ecsID, "DeleteTaskDefinitions", (*Sim).deleteTaskDefinitions)
 }
 
 // taskFamily holds a family's revisions, oldest first.
@@ -68,24 +71,18 @@ func (s *Sim) registerTaskDefinition(in *ecs.RegisterTaskDefinitionInput) (*ecs.
 		}
 	}
 	if v := aws.ToString(in.Cpu); v != "" {
-		n, err := strconv.Atoi(strings.TrimSuffix(strings.ToLower(v), " vcpu"))
-		if err != nil {
+		n, ok := taskSize(v, "vcpu", 1024)
+		if !ok {
 			return nil, ecsClient("Invalid 'cpu' setting for task.")
 		}
-		cpu = int32(n)
-		if strings.HasSuffix(strings.ToLower(v), "vcpu") {
-			cpu *= 1024
-		}
+		cpu = n
 	}
 	if v := aws.ToString(in.Memory); v != "" {
-		n, err := strconv.Atoi(strings.TrimSuffix(strings.ToLower(v), " gb"))
-		if err != nil {
+		n, ok := taskSize(v, "gb", 1024)
+		if !ok {
 			return nil, ecsClient("Invalid 'memory' setting for task.")
 		}
-		mem = int32(n)
-		if strings.HasSuffix(strings.ToLower(v), "gb") {
-			mem *= 1024
-		}
+		mem = n
 	}
 	if in.NetworkMode == "" {
 		in.NetworkMode = types.NetworkModeBridge
@@ -102,6 +99,20 @@ func (s *Sim) registerTaskDefinition(in *ecs.RegisterTaskDefinitionInput) (*ecs.
 	}
 	f.revisions = append(f.revisions, td)
 	return &ecs.RegisterTaskDefinitionOutput{TaskDefinition: s.taskDefOut(td), Tags: td.tags}, nil
+}
+
+// taskSize parses a task-level cpu or memory value: units ("1024") or, with
+// unit, a multiple of scale ("0.25 vCPU", "2 GB").
+func taskSize(v, unit string, scale float64) (int32, bool) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	if n, err := strconv.Atoi(v); err == nil {
+		return int32(n), n >= 0
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(v, unit)), 64)
+	if err != nil || !strings.HasSuffix(v, unit) || f < 0 {
+		return 0, false
+	}
+	return int32(f * scale), true
 }
 
 func (s *Sim) taskDefOut(td *taskDef) *types.TaskDefinition {
@@ -220,11 +231,7 @@ func (s *Sim) listTaskDefinitions(in *ecs.ListTaskDefinitionsInput) (*ecs.ListTa
 }
 
 func sortFamilies(fs []*taskFamily) {
-	for i := 1; i < len(fs); i++ {
-		for j := i; j > 0 && fs[j].name < fs[j-1].name; j-- {
-			fs[j], fs[j-1] = fs[j-1], fs[j]
-		}
-	}
+	slices.SortFunc(fs, func(a, b *taskFamily) int { return cmp.Compare(a.name, b.name) })
 }
 
 func (s *Sim) listTaskDefinitionFamilies(in *ecs.ListTaskDefinitionFamiliesInput) (*ecs.ListTaskDefinitionFamiliesOutput, error) {
@@ -248,4 +255,27 @@ func (s *Sim) listTaskDefinitionFamilies(in *ecs.ListTaskDefinitionFamiliesInput
 		return nil, ecsInvalid("Invalid token")
 	}
 	return &ecs.ListTaskDefinitionFamiliesOutput{Families: append([]string{}, page...), NextToken: next}, nil
+}
+
+// deleteTaskDefinitions deletes INACTIVE revisions. ECS keeps a deleted
+// revision in DELETE_IN_PROGRESS while tasks still use it; the simulator
+// keeps it so, since its number is never reused.
+func (s *Sim) deleteTaskDefinitions(in *ecs.DeleteTaskDefinitionsInput) (*ecs.DeleteTaskDefinitionsOutput, error) {
+	out := &ecs.DeleteTaskDefinitionsOutput{TaskDefinitions: []types.TaskDefinition{}, Failures: []types.Failure{}}
+	for _, ref := range in.TaskDefinitions {
+		td, err := s.findTaskDef(ref)
+		if err != nil || !strings.Contains(ref, ":") {
+			out.Failures = append(out.Failures, types.Failure{Arn: aws.String(ref), Reason: aws.String("The specified task definition does not exist.")})
+			continue
+		}
+		if td.status == types.TaskDefinitionStatusActive {
+			out.Failures = append(out.Failures, types.Failure{Arn: aws.String(td.arn), Reason: aws.String("The specified task definition is still in ACTIVE status. Please deregister the target and try again.")})
+			continue
+		}
+		td.status = types.TaskDefinitionStatusDeleteInProgress
+		o := s.taskDefOut(td)
+		o.DeleteRequestedAt = aws.Time(s.clock.now)
+		out.TaskDefinitions = append(out.TaskDefinitions, *o)
+	}
+	return out, nil
 }

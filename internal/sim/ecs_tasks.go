@@ -611,7 +611,7 @@ func (s *Sim) taskOut(t *ecsTask) types.Task {
 		if cd.Memory != nil {
 			c.Memory = aws.String(fmt.Sprint(*cd.Memory))
 		}
-		if status == "STOPPED" && t.exitCode != nil && aws.ToBool(cd.Essential) != false {
+		if status == "STOPPED" && t.exitCode != nil {
 			c.ExitCode = t.exitCode
 		}
 		if status == "STOPPED" && t.stopCode == types.TaskStopCodeTaskFailedToStart {
@@ -736,9 +736,13 @@ func (s *Sim) runTask(in *ecs.RunTaskInput) (*ecs.RunTaskOutput, error) {
 	out := &ecs.RunTaskOutput{Tasks: []types.Task{}, Failures: []types.Failure{}}
 	req := placementRequest{cluster: c, td: td, nc: in.NetworkConfiguration, constraints: in.PlacementConstraints, strategy: in.PlacementStrategy, strategyItems: in.CapacityProviderStrategy}
 	for range count {
-		ci, reason := s.choosePlacement(req, nil)
+		ci, why := s.choosePlacement(req, nil)
 		if ci == nil {
-			out.Failures = append(out.Failures, types.Failure{Reason: aws.String(reason)})
+			f := types.Failure{Reason: aws.String(why.reason)}
+			if why.closest != nil {
+				f.Arn = aws.String(why.closest.arn)
+			}
+			out.Failures = append(out.Failures, f)
 			continue
 		}
 		t := s.newTask(c.name, td, nil, nil, ci, in.NetworkConfiguration, aws.ToString(in.StartedBy), group)

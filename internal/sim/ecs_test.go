@@ -191,8 +191,12 @@ func TestTaskDefinitionRevisionsAndDeregistration(t *testing.T) {
 	if code := errCode(err); code != "InvalidParameterException" {
 		t.Fatalf("CreateService on an INACTIVE revision: %v, want InvalidParameterException", err)
 	}
+	del, err := f.ecs.DeleteTaskDefinitions(ctx, &ecs.DeleteTaskDefinitionsInput{TaskDefinitions: []string{v2, f.td}})
+	if err != nil || len(del.TaskDefinitions) != 1 || del.TaskDefinitions[0].Status != ecstypes.TaskDefinitionStatusDeleteInProgress || len(del.Failures) != 1 {
+		t.Fatalf("DeleteTaskDefinitions of an INACTIVE and an ACTIVE revision: %s (%v), want one deleted and one failure", describe(del), err)
+	}
 	if v3 := f.registerTD(t, "web:v3"); !strings.HasSuffix(v3, ":3") {
-		t.Fatalf("next revision %s, want :3", v3)
+		t.Fatalf("next revision %s after deleting 2, want :3", v3)
 	}
 }
 
@@ -233,3 +237,57 @@ func TestUnhealthyTaskSurvivesItsGracePeriod(t *testing.T) {
 }
 
 func jsonUnmarshal(raw []byte, v any) error { return json.Unmarshal(raw, v) }
+
+func TestServiceReportsTasksItCannotPlace(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 8, instances: 1})
+	// A t3.medium registers 3840 MiB: 7 tasks of 512 fit.
+	f.createService(t, serviceOpts{name: "web", desired: 10, minHealthy: 100, max: 200, noLoadBalancer: true})
+	f.sim.Advance(2 * time.Minute)
+	svc := f.service(t, "web")
+	if svc.RunningCount != 7 {
+		t.Fatalf("%d running tasks, want the 7 that fit", svc.RunningCount)
+	}
+	found := false
+	for _, e := range svc.Events {
+		found = found || strings.Contains(aws.ToString(e.Message), "was unable to place a task because no container instance met all of its requirements. The closest matching (container-instance ") &&
+			strings.Contains(aws.ToString(e.Message), "has insufficient memory available.")
+	}
+	if !found {
+		t.Fatalf("no placement failure event in %s", describe(svc.Events))
+	}
+	if svc.Deployments[0].RolloutState != ecstypes.DeploymentRolloutStateInProgress {
+		t.Fatalf("rollout %s while 2 tasks cannot be placed, want IN_PROGRESS", svc.Deployments[0].RolloutState)
+	}
+}
+
+func TestRunTaskPlacesStandaloneTasks(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 9, instances: 2})
+	ctx := context.Background()
+	out, err := f.ecs.RunTask(ctx, &ecs.RunTaskInput{
+		Cluster: aws.String(fleetCluster), TaskDefinition: aws.String(f.td), Count: aws.Int32(2), StartedBy: aws.String("migration"),
+		NetworkConfiguration: &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{Subnets: f.net.subnets}},
+		PlacementConstraints: []ecstypes.PlacementConstraint{{Type: ecstypes.PlacementConstraintTypeDistinctInstance}},
+	})
+	if err != nil || len(out.Tasks) != 2 || len(out.Failures) != 0 {
+		t.Fatalf("RunTask: %s (%v)", describe(out), err)
+	}
+	if out.Tasks[0].ContainerInstanceArn == nil || aws.ToString(out.Tasks[0].ContainerInstanceArn) == aws.ToString(out.Tasks[1].ContainerInstanceArn) {
+		t.Fatalf("tasks on %v and %v, want distinct instances", aws.ToString(out.Tasks[0].ContainerInstanceArn), aws.ToString(out.Tasks[1].ContainerInstanceArn))
+	}
+	advanceUntil(t, f.sim, time.Minute, "tasks running", func() bool {
+		list, err := f.ecs.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(fleetCluster), StartedBy: aws.String("migration")})
+		if err != nil || len(list.TaskArns) != 2 {
+			return false
+		}
+		d, err := f.ecs.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(fleetCluster), Tasks: list.TaskArns})
+		return err == nil && aws.ToString(d.Tasks[0].LastStatus) == "RUNNING" && aws.ToString(d.Tasks[1].LastStatus) == "RUNNING"
+	})
+	third, err := f.ecs.RunTask(ctx, &ecs.RunTaskInput{
+		Cluster: aws.String(fleetCluster), TaskDefinition: aws.String(f.td), Count: aws.Int32(1),
+		NetworkConfiguration: &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{Subnets: f.net.subnets}},
+		PlacementConstraints: []ecstypes.PlacementConstraint{{Type: ecstypes.PlacementConstraintTypeDistinctInstance}},
+	})
+	if err != nil || len(third.Tasks) != 0 || len(third.Failures) != 1 {
+		t.Fatalf("a third distinct-instance task on 2 instances: %s (%v), want a failure", describe(third), err)
+	}
+}

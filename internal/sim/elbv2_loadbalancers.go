@@ -16,6 +16,7 @@ func init() {
 	handle(elbID, "DescribeLoadBalancers", (*Sim).describeLoadBalancers)
 	handle(elbID, "DeleteLoadBalancer", (*Sim).deleteLoadBalancer)
 	handle(elbID, "SetSubnets", (*Sim).setSubnets)
+	handle(elbID, "SetSecurityGroups", (*Sim).setSecurityGroups)
 	handle(elbID, "DescribeLoadBalancerAttributes", (*Sim).describeLoadBalancerAttributes)
 	handle(elbID, "ModifyLoadBalancerAttributes", (*Sim).modifyLoadBalancerAttributes)
 	handle(elbID, "CreateListener", (*Sim).createListener)
@@ -230,6 +231,21 @@ func (s *Sim) setSubnets(in *elb.SetSubnetsInput) (*elb.SetSubnetsOutput, error)
 	lb.subnets = subnets
 	out := s.lbOut(lb)
 	return &elb.SetSubnetsOutput{AvailabilityZones: out.AvailabilityZones, IpAddressType: lb.ipType}, nil
+}
+
+func (s *Sim) setSecurityGroups(in *elb.SetSecurityGroupsInput) (*elb.SetSecurityGroupsOutput, error) {
+	lb, err := s.findLB(aws.ToString(in.LoadBalancerArn))
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range in.SecurityGroups {
+		sg, ok := s.ec2.securityGroups[id]
+		if !ok || sg.vpcID != lb.vpcID {
+			return nil, &types.InvalidSecurityGroupException{Message: aws.String("One or more security groups are invalid")}
+		}
+	}
+	lb.sgs = append([]string(nil), in.SecurityGroups...)
+	return &elb.SetSecurityGroupsOutput{SecurityGroupIds: append([]string{}, lb.sgs...)}, nil
 }
 
 func attrsOut(m map[string]string) []types.LoadBalancerAttribute {

@@ -186,3 +186,33 @@ func TestZonalShiftMovesTrafficAway(t *testing.T) {
 		t.Fatalf("zonal shifts %v after ending it", got)
 	}
 }
+
+func TestWeightedForwardSplitsRequests(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 25, instances: 2})
+	tg, _, _ := registerInstanceTarget(t, f)
+	f.createService(t, serviceOpts{name: "web", desired: 2, minHealthy: 100, max: 200})
+	f.waitSteady(t, "web", 10*time.Minute)
+	advanceUntil(t, f.sim, 2*time.Minute, "both groups healthy", func() bool { return f.healthyTargets(t, f.tg) == 2 && f.healthyTargets(t, tg) == 1 })
+	if err := f.sim.SetTraffic(f.lb, 10); err != nil {
+		t.Fatal(err)
+	}
+	f.sim.Advance(f.sim.Now().Truncate(time.Minute).Add(2 * time.Minute).Sub(f.sim.Now()))
+	ctx := context.Background()
+	lbDim := f.lb[strings.Index(f.lb, ":loadbalancer/")+len(":loadbalancer/"):]
+	requests := func(arn string) float64 {
+		tgDim := "targetgroup/" + arn[strings.Index(arn, ":targetgroup/")+len(":targetgroup/"):]
+		out, err := f.cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{
+			Namespace: aws.String("AWS/ApplicationELB"), MetricName: aws.String("RequestCount"), Statistics: []cwtypes.Statistic{cwtypes.StatisticSum},
+			Dimensions: []cwtypes.Dimension{{Name: aws.String("LoadBalancer"), Value: aws.String(lbDim)}, {Name: aws.String("TargetGroup"), Value: aws.String(tgDim)}},
+			StartTime:  aws.Time(f.sim.Now().Add(-time.Minute)), EndTime: aws.Time(f.sim.Now()), Period: aws.Int32(60),
+		})
+		if err != nil || len(out.Datapoints) != 1 {
+			t.Fatalf("RequestCount of %s: %v, %d datapoints", tgDim, err, len(out.Datapoints))
+		}
+		return aws.ToFloat64(out.Datapoints[0].Sum)
+	}
+	// 10 requests a second for a minute, weighted 90 / 10.
+	if a, b := requests(f.tg), requests(tg); a != 540 || b != 60 {
+		t.Fatalf("requests %v and %v, want 540 and 60", a, b)
+	}
+}

@@ -130,6 +130,10 @@ func TestFleetEventsMatchDocumentedShapes(t *testing.T) {
 		if ev.DetailType == "CloudWatch Alarm State Change" && !bytes.Contains(ev.Detail, []byte(`"value":"ALARM"`)) {
 			continue
 		}
+		// The documented deployment example is the circuit breaker's verdict.
+		if ev.DetailType == "ECS Deployment State Change" && !bytes.Contains(ev.Detail, []byte(`"SERVICE_DEPLOYMENT_FAILED"`)) {
+			continue
+		}
 		byType[ev.DetailType] = ev
 	}
 	files, err := filepath.Glob("testdata/fleet-events/*.json")
@@ -170,6 +174,13 @@ func TestFleetEventsMatchDocumentedShapes(t *testing.T) {
 				t.Fatal(err)
 			}
 			sameFields(t, "detail", gotDetail, wantDetail, taskOnlyFields, fargateOnlyFields)
+			if want.DetailType == "ECS Deployment State Change" {
+				for _, k := range []string{"eventType", "eventName", "reason"} {
+					if gotDetail[k] != wantDetail[k] {
+						t.Fatalf("detail %s = %v, documented %v", k, gotDetail[k], wantDetail[k])
+					}
+				}
+			}
 			// One level further where the documentation shows structure.
 			for _, k := range []string{"containers", "attachments", "registeredResources", "configuration", "state", "previousState", "versionInfo"} {
 				g, w := first(gotDetail[k]), first(wantDetail[k])

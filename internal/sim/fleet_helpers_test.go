@@ -21,6 +21,8 @@ import (
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/ecsplane/ecsplane/internal/sim"
 )
@@ -58,7 +60,7 @@ func newFleet(t testing.TB, o fleetOpts) *fleet {
 	t.Helper()
 	e := newEnv(t, sim.Options{Seed: o.seed})
 	cfg := e.sim.Config()
-	f := &fleet{env: e, ecs: ecs.NewFromConfig(cfg), elb: elb.NewFromConfig(cfg), cw: cloudwatch.NewFromConfig(cfg), aas: aas.NewFromConfig(cfg)}
+	f := &fleet{env: e, ecs: ecs.NewFromConfig(cfg), elb: elb.NewFromConfig(cfg), cw: queryCloudWatch(cfg), aas: aas.NewFromConfig(cfg)}
 	f.net = e.network(t)
 	ctx := context.Background()
 	userData := base64.StdEncoding.EncodeToString([]byte("#!/bin/bash\necho ECS_CLUSTER=" + fleetCluster + " >> /etc/ecs/ecs.config\n"))
@@ -103,6 +105,14 @@ func newFleet(t testing.TB, o fleetOpts) *fleet {
 	f.td = f.registerTD(t, fleetImage)
 	advanceUntil(t, e.sim, 5*time.Minute, "container instances registered", func() bool { return len(f.containerInstances(t)) == int(o.instances) })
 	return f
+}
+
+// queryCloudWatch is a CloudWatch client speaking awsQuery, as the
+// project's handlers build theirs; the simulator answers either protocol.
+func queryCloudWatch(cfg aws.Config) *cloudwatch.Client {
+	return cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) {
+		o.Protocol = awsquery.New(smithy.NewServiceSchema(nil, "2010-08-01"))
+	})
 }
 
 func (f *fleet) latestAMI(t testing.TB) string {
@@ -179,6 +189,7 @@ type serviceOpts struct {
 	noLoadBalancer   bool
 	constraints      []ecstypes.PlacementConstraint
 	capacityProvider bool
+	noRebalancing    bool
 }
 
 func (f *fleet) createService(t testing.TB, o serviceOpts) {
@@ -194,6 +205,9 @@ func (f *fleet) createService(t testing.TB, o serviceOpts) {
 	}
 	if !o.capacityProvider {
 		in.LaunchType = ecstypes.LaunchTypeEc2
+	}
+	if o.noRebalancing {
+		in.AvailabilityZoneRebalancing = ecstypes.AvailabilityZoneRebalancingDisabled
 	}
 	if len(o.alarms) > 0 {
 		in.DeploymentConfiguration.Alarms = &ecstypes.DeploymentAlarms{AlarmNames: o.alarms, Enable: true, Rollback: true}
