@@ -5,6 +5,7 @@ package awserr
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
@@ -46,6 +47,7 @@ var (
 		"InvalidAllocationID.NotFound", "NatGatewayNotFound", "InvalidNatGatewayID.NotFound",
 		"InvalidLaunchTemplateName.NotFoundException", "InvalidLaunchTemplateId.NotFound",
 		"InvalidInstanceID.NotFound", "InvalidAssociationID.NotFound",
+		"InvalidPermission.NotFound", "InvalidRoute.NotFound",
 		"LoadBalancerNotFound", "TargetGroupNotFound", "ListenerNotFound",
 		"ClusterNotFoundException", "ServiceNotFoundException",
 		"ParameterNotFound", "ExecutionDoesNotExist", "StateMachineDoesNotExist",
@@ -59,7 +61,11 @@ var (
 	)
 	// DependencyViolation holds the codes for a delete refused while
 	// dependants exist.
-	DependencyViolation = newSet("DependencyViolation", "ResourceInUse")
+	DependencyViolation = newSet(
+		"DependencyViolation", "ResourceInUse",
+		"ClusterContainsContainerInstancesException", "ClusterContainsServicesException",
+		"ClusterContainsTasksException",
+	)
 	// AlreadyExists holds the codes for a create that collided with an
 	// existing resource of the same identity.
 	AlreadyExists = newSet(
@@ -100,4 +106,17 @@ func IsRetryable(err error) bool {
 	}
 	var apiErr smithy.APIError
 	return errors.As(err, &apiErr) && apiErr.ErrorFault() == smithy.FaultServer
+}
+
+// IsMissingReference reports whether err says that a resource the call
+// names does not exist: a not-found code, or the ValidationError that Auto
+// Scaling and ELB return for a launch template, subnet or group they cannot
+// find.
+func IsMissingReference(err error) bool {
+	if IsNotFound(err) {
+		return true
+	}
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationError" &&
+		(strings.Contains(apiErr.ErrorMessage(), "does not exist") || strings.Contains(apiErr.ErrorMessage(), "not found"))
 }

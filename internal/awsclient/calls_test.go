@@ -1,0 +1,78 @@
+package awsclient
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/ecsplane/ecsplane/internal/awserr"
+)
+
+// ec2Server answers every request with a not-found error for the first
+// failures, then with an empty success.
+func ec2Server(t *testing.T, failures int32) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		if n.Add(1) <= failures {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`<Response><Errors><Error><Code>InvalidVpcID.NotFound</Code><Message>The vpc ID 'vpc-1' does not exist</Message></Error></Errors><RequestID>r</RequestID></Response>`))
+			return
+		}
+		_, _ = w.Write([]byte(`<ModifyVpcAttributeResponse><return>true</return></ModifyVpcAttributeResponse>`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func testClient(url string, opts ...func(*middleware.Stack) error) *ec2.Client {
+	return ec2.NewFromConfig(aws.Config{
+		Region: "us-east-1", BaseEndpoint: aws.String(url),
+		Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""),
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) { o.Backoff = retry.BackoffDelayerFunc(noBackoff) })
+		},
+		APIOptions: opts,
+	})
+}
+
+func noBackoff(int, error) (time.Duration, error) { return 0, nil }
+
+func TestRetryEventualConsistencyRetriesMutationsOnly(t *testing.T) {
+	srv, n := ec2Server(t, 2)
+	calls := NewCalls()
+	c := testClient(srv.URL, RetryEventualConsistency, calls.Middleware())
+	if _, err := c.ModifyVpcAttribute(context.Background(), &ec2.ModifyVpcAttributeInput{VpcId: aws.String("vpc-1")}); err != nil {
+		t.Fatalf("a mutation naming a new VPC was not retried past the window: %v", err)
+	}
+	if n.Load() != 3 {
+		t.Errorf("%d attempts, want 3", n.Load())
+	}
+	if got := calls.Mutations()["EC2:ModifyVpcAttribute"]; got != 1 {
+		t.Errorf("counted %d ModifyVpcAttribute calls, want 1 (attempts are not calls)", got)
+	}
+
+	srv, n = ec2Server(t, 10)
+	c = testClient(srv.URL, RetryEventualConsistency)
+	_, err := c.DeleteVpc(context.Background(), &ec2.DeleteVpcInput{VpcId: aws.String("vpc-1")})
+	if !awserr.IsNotFound(err) || n.Load() != 1 {
+		t.Errorf("a delete's not-found was retried (%d attempts) or lost its code: %v", n.Load(), err)
+	}
+}
+
+func TestIsRead(t *testing.T) {
+	for op, read := range map[string]bool{"DescribeVpcs": true, "ListTasks": true, "GetParameter": true, "CreateVpc": false, "PutMetricAlarm": false} {
+		if IsRead(op) != read {
+			t.Errorf("IsRead(%s) = %t", op, !read)
+		}
+	}
+}

@@ -1,0 +1,49 @@
+package awsclient
+
+import (
+	"context"
+	"strings"
+
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/ecsplane/ecsplane/internal/awserr"
+)
+
+// consistencyError marks a not-found answer to a mutating call as
+// retryable for the SDK's standard retryer.
+type consistencyError struct{ err error }
+
+func (e *consistencyError) Error() string        { return e.err.Error() }
+func (e *consistencyError) Unwrap() error        { return e.err }
+func (e *consistencyError) RetryableError() bool { return true }
+
+// settled lists the operations for which not-found is an answer, never a
+// consistency window: reads, and deletes, where not-found means done.
+var settled = []string{"Describe", "List", "Get", "Delete", "Deregister", "Release", "Disassociate", "Detach", "Revoke"}
+
+// RetryEventualConsistency makes the standard retryer retry a mutating call
+// that fails because a resource it names is not found. The control plane
+// only names resources it has just found or created, so such a failure is
+// AWS's eventual consistency right after a create (a subnet in a new VPC, a
+// route to a new NAT gateway), and the retryer's bounded, backed-off
+// attempts are the one place that window is waited out. Add it to
+// aws.Config.APIOptions; it sits just inside the retry loop.
+func RetryEventualConsistency(st *middleware.Stack) error {
+	return st.Finalize.Insert(middleware.FinalizeMiddlewareFunc("ecsplaneEventualConsistency",
+		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleFinalize(ctx, in)
+			if err != nil && awserr.IsMissingReference(err) && !isSettled(middleware.GetOperationName(ctx)) {
+				return out, md, &consistencyError{err}
+			}
+			return out, md, err
+		}), "Retry", middleware.After)
+}
+
+func isSettled(op string) bool {
+	for _, p := range settled {
+		if strings.HasPrefix(op, p) {
+			return true
+		}
+	}
+	return false
+}
