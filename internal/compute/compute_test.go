@@ -1,0 +1,67 @@
+package compute
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/ecsplane/ecsplane/internal/stack"
+)
+
+// response mirrors what DescribeLaunchTemplateVersions returns for data.
+func response(d *ec2types.RequestLaunchTemplateData) *ec2types.ResponseLaunchTemplateData {
+	ebs := d.BlockDeviceMappings[0].Ebs
+	return &ec2types.ResponseLaunchTemplateData{
+		ImageId: d.ImageId, InstanceType: d.InstanceType, UserData: d.UserData, SecurityGroupIds: d.SecurityGroupIds,
+		IamInstanceProfile: &ec2types.LaunchTemplateIamInstanceProfileSpecification{Arn: d.IamInstanceProfile.Arn},
+		MetadataOptions: &ec2types.LaunchTemplateInstanceMetadataOptions{HttpTokens: d.MetadataOptions.HttpTokens,
+			HttpEndpoint: d.MetadataOptions.HttpEndpoint, HttpPutResponseHopLimit: d.MetadataOptions.HttpPutResponseHopLimit},
+		BlockDeviceMappings: []ec2types.LaunchTemplateBlockDeviceMapping{{DeviceName: aws.String("/dev/xvda"),
+			Ebs: &ec2types.LaunchTemplateEbsBlockDevice{VolumeSize: ebs.VolumeSize, VolumeType: ebs.VolumeType, Encrypted: ebs.Encrypted}}},
+	}
+}
+
+func TestTemplateDrift(t *testing.T) {
+	spec := stack.Defaults("web")
+	want := LaunchTemplateData(spec, "ami-1", "sg-1")
+	if d := templateDrift(want, response(want)); len(d) != 0 {
+		t.Fatalf("identical data drifted: %v", d)
+	}
+	got := response(want)
+	got.MetadataOptions.HttpTokens = ec2types.LaunchTemplateHttpTokensStateOptional
+	got.ImageId = aws.String("ami-0")
+	got.BlockDeviceMappings[0].Ebs.Encrypted = aws.Bool(false)
+	d := strings.Join(templateDrift(want, got), "; ")
+	for _, s := range []string{`image "ami-0", want "ami-1"`, `http tokens "optional", want "required"`, "encrypted=false"} {
+		if !strings.Contains(d, s) {
+			t.Errorf("drift %q lacks %q", d, s)
+		}
+	}
+}
+
+func TestLaunchTemplateData(t *testing.T) {
+	spec := stack.Defaults("web")
+	spec.Roles.InstanceProfileARN = "arn:aws:iam::123456789012:instance-profile/web"
+	d := LaunchTemplateData(spec, "ami-1", "sg-1")
+	ud, err := base64.StdEncoding.DecodeString(aws.ToString(d.UserData))
+	if err != nil || !strings.Contains(string(ud), "ECS_CLUSTER=web\n") {
+		t.Errorf("user data %q (%v) does not join cluster web", ud, err)
+	}
+	if d.MetadataOptions.HttpTokens != ec2types.LaunchTemplateHttpTokensStateRequired || !aws.ToBool(d.BlockDeviceMappings[0].Ebs.Encrypted) {
+		t.Error("IMDSv2 or root encryption missing")
+	}
+	if !strings.Contains(AMIParameter(true), "/arm64/") || strings.Contains(AMIParameter(false), "arm64") {
+		t.Error("AMI parameter does not follow the architecture")
+	}
+}
+
+func TestHooks(t *testing.T) {
+	h := Hooks(stack.Defaults("web"))
+	if len(h) != 2 || aws.ToString(h[0].DefaultResult) != "ABANDON" || aws.ToString(h[1].DefaultResult) != "CONTINUE" ||
+		aws.ToString(h[1].LifecycleTransition) != "autoscaling:EC2_INSTANCE_TERMINATING" {
+		t.Fatalf("hooks %+v", h)
+	}
+}

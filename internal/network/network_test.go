@@ -1,0 +1,129 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/ecsplane/ecsplane/internal/awsclient"
+	"github.com/ecsplane/ecsplane/internal/awstest"
+	"github.com/ecsplane/ecsplane/internal/handlererr"
+	"github.com/ecsplane/ecsplane/internal/stack"
+)
+
+func TestMain(m *testing.M) { awstest.Main(m) }
+
+func testSpec() stack.Spec {
+	s := stack.Defaults("net")
+	s.Service.ImageRepository = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web"
+	return s
+}
+
+func newClient(t *testing.T) (*ec2.Client, *awsclient.Calls) {
+	env := awstest.Moto(t)
+	calls := awsclient.NewCalls()
+	cfg := env.Config.Copy()
+	cfg.APIOptions = append(cfg.APIOptions, calls.Middleware())
+	return ec2.NewFromConfig(cfg), calls
+}
+
+func TestReconcileConvergesAndRepairsDrift(t *testing.T) {
+	ctx := context.Background()
+	api, calls := newClient(t)
+	spec := testSpec()
+
+	plan := stack.NewRun(spec, true, "t", nil)
+	if _, err := Reconcile(ctx, api, plan); err != nil {
+		t.Fatal(err)
+	}
+	// vpc, igw, 4 subnets, 2 EIPs, 2 NATs, 3 route tables, 3 routes, 4 associations.
+	if got := plan.Plan().Count(stack.Create); got != 20 {
+		t.Errorf("plan on an empty account: %d creates, want 20:\n%s", got, plan.Plan())
+	}
+	if n := awsclient.Total(calls.Mutations()); n != 0 {
+		t.Fatalf("a dry run made %d mutating calls: %v", n, calls.Mutations())
+	}
+
+	out, err := Reconcile(ctx, api, stack.NewRun(spec, false, "t", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.AZs) != 2 || out.AZs[0] == out.AZs[1] {
+		t.Fatalf("AZs = %v, want two distinct zones", out.AZs)
+	}
+
+	calls.Reset()
+	again := stack.NewRun(spec, false, "t2", nil)
+	out2, err := Reconcile(ctx, api, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := awsclient.Total(calls.Mutations()); n != 0 || len(again.Plan().Changes) != 0 {
+		t.Fatalf("second apply made %d mutating calls %v, changes:\n%s", n, calls.Mutations(), again.Plan())
+	}
+	if out2.VPCID != out.VPCID || out2.NATGatewayIDs[1] != out.NATGatewayIDs[1] {
+		t.Fatalf("second apply returned other IDs: %+v vs %+v", out2, out)
+	}
+
+	// Drift: the zone-2 private default route is deleted by hand.
+	if _, err := api.DeleteRoute(ctx, &ec2.DeleteRouteInput{RouteTableId: aws.String(out.PrivateRouteTableIDs[1]), DestinationCidrBlock: aws.String(DefaultRoute)}); err != nil {
+		t.Fatal(err)
+	}
+	drift := stack.NewRun(spec, true, "t3", nil)
+	if _, err := Reconcile(ctx, api, drift); err != nil {
+		t.Fatal(err)
+	}
+	p := drift.Plan()
+	if len(p.Changes) != 1 || p.Changes[0].Action != stack.Create || p.Changes[0].Resource != "ec2:route" || !strings.Contains(p.Changes[0].Name, PrivateRouteTable(1)) {
+		t.Fatalf("plan after a deleted route:\n%s", p)
+	}
+	if _, err := Reconcile(ctx, api, stack.NewRun(spec, false, "t3", nil)); err != nil {
+		t.Fatal(err)
+	}
+	rts, err := api.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{RouteTableIds: []string{out.PrivateRouteTableIDs[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasRoute(rts.RouteTables[0], out.NATGatewayIDs[1]) {
+		t.Fatalf("route via %s not repaired: %+v", out.NATGatewayIDs[1], rts.RouteTables[0].Routes)
+	}
+
+	destroyAll(t, api, spec)
+	left, err := find(ctx, api, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(left.vpcs) + len(left.subnets) + len(left.igws) + len(left.eips) + len(left.rts); n != 0 {
+		t.Fatalf("%d tagged resources left after destroy: %+v", n, left)
+	}
+}
+
+func hasRoute(rt types.RouteTable, natID string) bool {
+	for _, r := range rt.Routes {
+		if aws.ToString(r.DestinationCidrBlock) == DefaultRoute && aws.ToString(r.NatGatewayId) == natID {
+			return true
+		}
+	}
+	return false
+}
+
+func destroyAll(t *testing.T, api EC2API, spec stack.Spec) {
+	t.Helper()
+	for range 10 {
+		err := Destroy(context.Background(), api, stack.NewRun(spec, false, "d", nil))
+		var notReady *handlererr.NotReadyError
+		if errors.As(err, &notReady) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Fatal("destroy did not finish in 10 rounds")
+}

@@ -1,0 +1,167 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/ecsplane/ecsplane/internal/awserr"
+	"github.com/ecsplane/ecsplane/internal/compute"
+	"github.com/ecsplane/ecsplane/internal/handlererr"
+	"github.com/ecsplane/ecsplane/internal/stack"
+)
+
+// Destroy deletes the scaling policies and target, the service (forced, so
+// it stops its tasks), the alarms and every revision of the task definition
+// family. While the service drains it returns a NotReadyError. Not-found
+// counts as done.
+func Destroy(ctx context.Context, c Clients, run *stack.Run) error {
+	spec := run.Spec
+	rid := ResourceID(spec)
+	pols, err := c.AutoScaling.DescribeScalingPolicies(ctx, &aas.DescribeScalingPoliciesInput{ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceId: aws.String(rid)})
+	if err != nil {
+		return fmt.Errorf("describing scaling policies of %s: %w", rid, err)
+	}
+	for _, p := range pols.ScalingPolicies {
+		name := aws.ToString(p.PolicyName)
+		if _, err := run.Do(ctx, change(stack.Delete, "application-autoscaling:scaling-policy", name, rid, ""), func(ctx context.Context) (string, error) {
+			_, err := c.AutoScaling.DeleteScalingPolicy(ctx, &aas.DeleteScalingPolicyInput{
+				PolicyName: aws.String(name), ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceId: aws.String(rid),
+				ScalableDimension: aastypes.ScalableDimensionECSServiceDesiredCount,
+			})
+			return rid, ignoreNotFound(err)
+		}); err != nil {
+			return err
+		}
+	}
+	targets, err := c.AutoScaling.DescribeScalableTargets(ctx, &aas.DescribeScalableTargetsInput{ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceIds: []string{rid}})
+	if err != nil {
+		return fmt.Errorf("describing the scalable target of %s: %w", rid, err)
+	}
+	if len(targets.ScalableTargets) > 0 {
+		if _, err := run.Do(ctx, change(stack.Delete, "application-autoscaling:scalable-target", ScalableTarget, rid, ""), func(ctx context.Context) (string, error) {
+			_, err := c.AutoScaling.DeregisterScalableTarget(ctx, &aas.DeregisterScalableTargetInput{
+				ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceId: aws.String(rid), ScalableDimension: aastypes.ScalableDimensionECSServiceDesiredCount,
+			})
+			return rid, ignoreNotFound(err)
+		}); err != nil {
+			return err
+		}
+	}
+	svc, err := FindService(ctx, c.ECS, spec)
+	if err != nil {
+		return err
+	}
+	if svc != nil {
+		arn := aws.ToString(svc.ServiceArn)
+		if aws.ToString(svc.Status) == "DRAINING" {
+			if !run.DryRun {
+				return &handlererr.NotReadyError{Msg: fmt.Sprintf("service %s is draining", arn)}
+			}
+		} else {
+			if _, err := run.Do(ctx, change(stack.Delete, "ecs:service", Service, arn, fmt.Sprintf("stopping %d tasks", svc.RunningCount)), func(ctx context.Context) (string, error) {
+				_, err := c.ECS.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String(compute.ClusterName(spec)), Service: aws.String(Name(spec)), Force: aws.Bool(true)})
+				return arn, ignoreNotFound(err)
+			}); err != nil {
+				return err
+			}
+			// The tasks' network interfaces and target registrations go
+			// with the service; the next round finds it INACTIVE.
+			if !run.DryRun {
+				return &handlererr.NotReadyError{Msg: fmt.Sprintf("service %s is draining", arn)}
+			}
+		}
+	}
+	if err := destroyAlarms(ctx, c.CloudWatch, run); err != nil {
+		return err
+	}
+	return destroyTaskDefinitions(ctx, c.ECS, run)
+}
+
+func destroyAlarms(ctx context.Context, api CloudWatchAPI, run *stack.Run) error {
+	spec := run.Spec
+	ours := func(name string) bool {
+		for _, c := range []string{AlarmCPU, AlarmMemory, AlarmTarget5xx} {
+			if name == AlarmName(spec, c) {
+				return true
+			}
+		}
+		return strings.HasPrefix(name, AlarmName(spec, AlarmUnhealthy+"-"))
+	}
+	var names []string
+	p := cloudwatch.NewDescribeAlarmsPaginator(api, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String(spec.Name + "-")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("describing alarms: %w", err)
+		}
+		for _, a := range page.MetricAlarms {
+			if ours(aws.ToString(a.AlarmName)) {
+				names = append(names, aws.ToString(a.AlarmName))
+			}
+		}
+	}
+	for _, name := range names {
+		if _, err := run.Do(ctx, change(stack.Delete, "cloudwatch:alarm", name, "", ""), func(ctx context.Context) (string, error) {
+			_, err := api.DeleteAlarms(ctx, &cloudwatch.DeleteAlarmsInput{AlarmNames: []string{name}})
+			return name, ignoreNotFound(err)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// destroyTaskDefinitions deregisters the family's active revisions and
+// deletes all of them, rollout revisions included, so nothing tagged is left.
+func destroyTaskDefinitions(ctx context.Context, api ECSAPI, run *stack.Run) error {
+	spec := run.Spec
+	for _, status := range []ecstypes.TaskDefinitionStatus{ecstypes.TaskDefinitionStatusActive, ecstypes.TaskDefinitionStatusInactive} {
+		p := ecs.NewListTaskDefinitionsPaginator(api, &ecs.ListTaskDefinitionsInput{FamilyPrefix: aws.String(spec.Name), Status: status})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("listing task definitions of %s: %w", spec.Name, err)
+			}
+			for _, arn := range page.TaskDefinitionArns {
+				if family(arn) != spec.Name {
+					continue
+				}
+				if _, err := run.Do(ctx, change(stack.Delete, "ecs:task-definition", TaskDefinition, arn, ""), func(ctx context.Context) (string, error) {
+					if status == ecstypes.TaskDefinitionStatusActive {
+						if _, err := api.DeregisterTaskDefinition(ctx, &ecs.DeregisterTaskDefinitionInput{TaskDefinition: aws.String(arn)}); err != nil {
+							return arn, fmt.Errorf("deregistering: %w", err)
+						}
+					}
+					_, err := api.DeleteTaskDefinitions(ctx, &ecs.DeleteTaskDefinitionsInput{TaskDefinitions: []string{arn}})
+					return arn, err
+				}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// family returns the family of a task definition ARN; FamilyPrefix also
+// matches longer family names.
+func family(arn string) string {
+	_, rest, _ := strings.Cut(arn, ":task-definition/")
+	f, _, _ := strings.Cut(rest, ":")
+	return f
+}
+
+func ignoreNotFound(err error) error {
+	if awserr.IsNotFound(err) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,172 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/ecsplane/ecsplane/internal/handlererr"
+)
+
+func valid() Spec {
+	s := Defaults("web")
+	s.Service.ImageRepository = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web"
+	s.Roles = Roles{
+		InstanceProfileARN: "arn:aws:iam::123456789012:instance-profile/web",
+		ExecutionRoleARN:   "arn:aws:iam::123456789012:role/web-exec",
+		TaskRoleARN:        "arn:aws:iam::123456789012:role/web-task",
+	}
+	return s
+}
+
+func TestDefaultsAreValid(t *testing.T) {
+	if err := valid().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if Defaults("x").Network.AZCount != 2 {
+		t.Fatal("the default AZ count is not 2")
+	}
+}
+
+func TestValidateReportsEachProblem(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Spec)
+		want   string
+	}{
+		{"one AZ", func(s *Spec) { s.Network.AZCount = 1 }, "at least 2 Availability Zones"},
+		{"overlapping subnets", func(s *Spec) { s.Network.PrivateSubnets[1] = "10.40.1.0/25" }, "overlaps network.publicSubnets[1]"},
+		{"subnet outside VPC", func(s *Spec) { s.Network.PublicSubnets[0] = "10.99.0.0/24" }, "not inside the VPC"},
+		{"bad VPC CIDR", func(s *Spec) { s.Network.VPCCIDR = "10.40.0.1/16" }, "not an IPv4 network"},
+		{"VPC too large", func(s *Spec) { s.Network.VPCCIDR = "10.0.0.0/8" }, "between /16 and /28"},
+		{"subnet count", func(s *Spec) { s.Network.PublicSubnets = s.Network.PublicSubnets[:1] }, "has 1 subnets"},
+		{"duplicate AZ", func(s *Spec) { s.Network.AZs = []string{"us-east-1a", "us-east-1a"} }, "listed twice"},
+		{"instance type", func(s *Spec) { s.Compute.InstanceType = "large" }, "not an instance type"},
+		{"min above max", func(s *Spec) { s.Compute.MinSize, s.Compute.MaxSize = 5, 3 }, "minSize 5 is greater than compute.maxSize 3"},
+		{"min below zones", func(s *Spec) { s.Compute.MinSize, s.Compute.DesiredCapacity = 1, 1 }, "every zone needs an instance"},
+		{"service count below zones", func(s *Spec) { s.Service.MinCount, s.Service.DesiredCount = 1, 1 }, "every zone needs a task"},
+		{"same ports", func(s *Spec) { s.Service.AppPort = 80 }, "share the task's network namespace"},
+		{"health path", func(s *Spec) { s.Service.HealthPath = "healthz" }, "absolute path"},
+		{"no image", func(s *Spec) { s.Service.ImageRepository = "" }, "imageRepository is required"},
+		{"target above alarm", func(s *Spec) { s.Service.CPUTarget = 90 }, "scaling never acts"},
+		{"role", func(s *Spec) { s.Roles.TaskRoleARN = "task" }, "roles.taskRoleArn"},
+		{"name", func(s *Spec) { s.Name = "Web_1" }, `name "Web_1"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := valid()
+			s.Network.PublicSubnets = append([]string(nil), s.Network.PublicSubnets...)
+			s.Network.PrivateSubnets = append([]string(nil), s.Network.PrivateSubnets...)
+			tt.mutate(&s)
+			err := s.Validate()
+			var inv *handlererr.InvalidInputError
+			if !errors.As(err, &inv) {
+				t.Fatalf("Validate = %v, want an InvalidInputError", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate = %v, want a problem containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateListsEveryProblemAtOnce(t *testing.T) {
+	s := valid()
+	s.Network.AZCount = 1
+	s.Compute.MinSize, s.Compute.MaxSize = 9, 3
+	s.Service.HealthPath = "x"
+	err := s.Validate()
+	var inv *handlererr.InvalidInputError
+	if !errors.As(err, &inv) || len(inv.Problems) < 4 {
+		t.Fatalf("Validate = %v, want at least 4 problems", err)
+	}
+}
+
+func TestParseIsStrictAndDefaults(t *testing.T) {
+	if _, err := Parse([]byte(`{"name":"web","netwrk":{}}`)); err == nil || !strings.Contains(err.Error(), "netwrk") {
+		t.Fatalf("Parse accepted an unknown field: %v", err)
+	}
+	raw, _ := json.Marshal(valid())
+	s, err := Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Compute.InstanceType != "t3.medium" || s.Network.AZCount != 2 {
+		t.Fatalf("defaults not applied: %+v", s.Compute)
+	}
+	z := Spec{Name: "web"}.WithDefaults()
+	if z.Service.Port != 80 || z.Service.AppPort != 8000 || len(z.Network.PrivateSubnets) != 2 {
+		t.Fatalf("WithDefaults left zero fields: %+v", z.Service)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"name":"web","network":{"azCount":2}}`))
+	f.Add([]byte(`{"service":{"cpu":"x"}}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		s, err := Parse(raw)
+		if err != nil {
+			var inv *handlererr.InvalidInputError
+			if !errors.As(err, &inv) {
+				t.Fatalf("Parse returned %T, want InvalidInputError", err)
+			}
+			return
+		}
+		if s.Network.AZCount < MinAZs {
+			t.Fatalf("a valid spec has %d zones", s.Network.AZCount)
+		}
+	})
+}
+
+func TestArm64(t *testing.T) {
+	for typ, want := range map[string]bool{"t3.medium": false, "m7g.large": true, "c6gn.xlarge": true, "g4dn.xlarge": false, "t4g.small": true} {
+		s := valid()
+		s.Compute.InstanceType = typ
+		if s.Arm64() != want {
+			t.Errorf("%s: arm64 = %t", typ, !want)
+		}
+	}
+}
+
+func TestRunRecordsAndDryRunDoesNotApply(t *testing.T) {
+	ctx := context.Background()
+	applied := 0
+	fn := func(context.Context) (string, error) { applied++; return "id-1", nil }
+	dry := NewRun(valid(), true, "t", nil)
+	id, err := dry.Do(ctx, Change{Action: Create, Layer: "network", Resource: "ec2:vpc", Name: "vpc"}, fn)
+	if err != nil || applied != 0 || id != PendingPrefix+"vpc" || !Pending(id) {
+		t.Fatalf("dry run: id %q err %v applied %d", id, err, applied)
+	}
+	wet := NewRun(valid(), false, "t", nil)
+	if id, err = wet.Do(ctx, Change{Action: Create, Layer: "network", Resource: "ec2:vpc", Name: "vpc"}, fn); err != nil || id != "id-1" || applied != 1 {
+		t.Fatalf("apply: id %q err %v applied %d", id, err, applied)
+	}
+	p := wet.Plan()
+	if p.String() != "+ create network ec2:vpc vpc (id-1)\nstack web: 1 to create, 0 to update, 0 to delete\n" {
+		t.Errorf("plan text:\n%s", p)
+	}
+	if (Plan{Stack: "web"}).String() != "stack web: no changes\n" {
+		t.Errorf("empty plan text: %q", Plan{Stack: "web"}.String())
+	}
+	again := NewRun(valid(), false, "t", nil)
+	if wet.ClientToken("nat-1") != again.ClientToken("nat-1") || wet.ClientToken("nat-1") == wet.ClientToken("nat-2") ||
+		wet.ClientToken("nat-1") == NewRun(valid(), false, "other", nil).ClientToken("nat-1") || len(wet.ClientToken("x")) != 32 {
+		t.Error("client tokens are not deterministic per component")
+	}
+	_, err = wet.Do(ctx, Change{Action: Delete, Resource: "ec2:vpc", Name: "vpc"}, func(context.Context) (string, error) { return "", errors.New("boom") })
+	if err == nil || !strings.Contains(err.Error(), "deleting ec2:vpc vpc: boom") {
+		t.Errorf("error = %v", err)
+	}
+}
+
+func TestTags(t *testing.T) {
+	m := TagMap(valid().Tags("vpc"))
+	if m[TagStack] != "web" || m[TagComponent] != "vpc" || m[TagManagedBy] != ManagedBy || m[TagName] != "web-vpc" {
+		t.Fatalf("tags = %v", m)
+	}
+	if !valid().Owned(m) || valid().Owned(map[string]string{TagStack: "web"}) {
+		t.Fatal("Owned disagrees with the tag scheme")
+	}
+}
