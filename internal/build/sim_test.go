@@ -1,0 +1,220 @@
+package build
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+
+	"github.com/ecsplane/ecsplane/internal/awsclient"
+	"github.com/ecsplane/ecsplane/internal/network"
+	"github.com/ecsplane/ecsplane/internal/sim"
+	"github.com/ecsplane/ecsplane/internal/stack"
+)
+
+// simFixture runs the build against the simulator, which reproduces what
+// moto does not: Auto Scaling balancing across zones, container instances
+// registering, tasks running and targets turning healthy.
+func simFixture(t testing.TB, seed uint64) (*sim.Sim, Clients, *awsclient.Calls, stack.Spec) {
+	t.Helper()
+	s := sim.New(sim.Options{Seed: seed})
+	calls := awsclient.NewCalls()
+	cfg := s.Config()
+	cfg.APIOptions = append(cfg.APIOptions, calls.Middleware())
+	return s, NewClients(cfg), calls, testSpec("simstack", s.AccountID())
+}
+
+// converge runs every layer and its readiness checks, advancing the
+// simulator's clock while a check waits, as the state machine's Wait states
+// would.
+func converge(t testing.TB, s *sim.Sim, c Clients, run *stack.Run) *Layers {
+	return convergeWith(t, s, c, run, func() { s.Advance(15 * time.Second) })
+}
+
+// convergeWith is converge with wait standing for the Wait state.
+func convergeWith(t testing.TB, s *sim.Sim, c Clients, run *stack.Run, wait func()) *Layers {
+	t.Helper()
+	ctx := context.Background()
+	l := &Layers{}
+	for _, layer := range Order {
+		if err := Step(ctx, c, run, mustWorkload(t, run.Spec), layer, l); err != nil {
+			t.Fatalf("%s: %v", layer, err)
+		}
+		for _, check := range ChecksAfter[layer] {
+			for i := 0; ; i++ {
+				st, err := Check(ctx, c, l, check)
+				if err != nil {
+					t.Fatalf("check %s: %v", check, err)
+				}
+				if st.Ready {
+					t.Logf("%s ready at %s: %s", check, s.Now().Format(time.TimeOnly), st.Detail)
+					break
+				}
+				if i == 240 {
+					if l.Service != nil {
+						out, _ := c.ECS.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(l.Service.ClusterName), Services: []string{l.Service.ServiceName}})
+						for _, e := range out.Services[0].Events[:min(5, len(out.Services[0].Events))] {
+							t.Logf("service event: %s", aws.ToString(e.Message))
+						}
+					}
+					t.Fatalf("check %s not ready after %d rounds: %s", check, i, st.Detail)
+				}
+				completeLaunches(t, c, l)
+				wait()
+			}
+		}
+	}
+	return l
+}
+
+func completeLaunches(t testing.TB, c Clients, l *Layers) {
+	t.Helper()
+	if err := CompletePendingLaunches(context.Background(), c, l); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// buildMutations counts the mutating calls of the build itself, without
+// the lifecycle stand-in's CompleteLifecycleAction calls.
+func buildMutations(calls *awsclient.Calls) int {
+	m := calls.Mutations()
+	return awsclient.Total(m) - m["Auto Scaling:CompleteLifecycleAction"]
+}
+
+func TestBuildConvergesOnSimulator(t *testing.T) {
+	s, c, calls, spec := simFixture(t, 1)
+	start := s.Now()
+	wall := time.Now()
+	converge(t, s, c, stack.NewRun(spec, false, "sim", nil))
+	t.Logf("fresh build: %d mutating calls, %d reads; simulated %s, wall %s",
+		buildMutations(calls), awsclient.Total(calls.Reads()), s.Now().Sub(start), time.Since(wall).Round(time.Millisecond))
+
+	calls.Reset()
+	again := stack.NewRun(spec, false, "sim-2", nil)
+	converge(t, s, c, again)
+	if n := awsclient.Total(calls.Mutations()); n != 0 {
+		t.Errorf("repeated build on the simulator made %d mutating calls: %v\n%s", n, calls.Mutations(), again.Plan())
+	}
+	t.Logf("repeated build: %d reads", awsclient.Total(calls.Reads()))
+}
+
+// TestBuildConvergesUnderThrottling throttles a fifth of the calls to every
+// service the build mutates: the SDK's standard retryer absorbs it, and the
+// build converges without duplicating anything.
+func TestBuildConvergesUnderThrottling(t *testing.T) {
+	s, c, calls, spec := simFixture(t, 7)
+	for _, svc := range []string{ec2.ServiceID, autoscaling.ServiceID, ecs.ServiceID, elb.ServiceID} {
+		s.Throttle(svc, "", 0.2)
+	}
+	l := converge(t, s, c, stack.NewRun(spec, false, "faults", nil))
+	if l.Service == nil {
+		t.Fatal("no service")
+	}
+	if n := s.CallCount(ec2.ServiceID, "CreateSubnet"); n <= 4 {
+		t.Errorf("CreateSubnet attempts = %d, want more than the 4 creates: throttling was not injected", n)
+	}
+	vpcs, err := c.EC2.DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{Filters: network.StackFilter(spec)})
+	if err != nil || len(vpcs.Vpcs) != 1 {
+		t.Fatalf("%d VPCs (%v), want 1", len(vpcs.Vpcs), err)
+	}
+	t.Logf("under throttling: %d mutating calls, %d reads", awsclient.Total(calls.Mutations()), awsclient.Total(calls.Reads()))
+}
+
+// TestBuildConvergesUnderEventualConsistency builds the whole stack while
+// every new EC2, ELB and ECS resource stays invisible for a while after its
+// create, and some calls are throttled: the calls naming a new resource
+// are retried until it shows, and the service comes up steady.
+//
+// Auto Scaling is left out: with a window there the simulator registers
+// the instances but never places the service's tasks (reported to the
+// simulator's owners); TestBuildConvergesUnderThrottling and the group
+// waiter cover Auto Scaling.
+func TestBuildConvergesUnderEventualConsistency(t *testing.T) {
+	s, c, calls, spec := simFixture(t, 7)
+	for _, svc := range []string{ec2.ServiceID, elb.ServiceID, ecs.ServiceID} {
+		s.SetConsistencyDelay(svc, 2*time.Second)
+		s.Throttle(svc, "", 0.05)
+	}
+	l := runningClock(t, s, func(wait func()) *Layers {
+		return convergeWith(t, s, c, stack.NewRun(spec, false, "consistency", nil), wait)
+	})
+	if l.Service == nil {
+		t.Fatal("no service")
+	}
+	vpcs, err := c.EC2.DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{Filters: network.StackFilter(spec)})
+	if err != nil || len(vpcs.Vpcs) != 1 {
+		t.Fatalf("%d VPCs (%v), want 1", len(vpcs.Vpcs), err)
+	}
+	if n := s.CallCount(ec2.ServiceID, "ModifyVpcAttribute"); n <= 2 {
+		t.Errorf("ModifyVpcAttribute attempts = %d, want retries past the window", n)
+	}
+	t.Logf("under eventual consistency: %d mutating calls, %d reads", buildMutations(calls), awsclient.Total(calls.Reads()))
+}
+
+// TestNetworkConvergesUnderEC2Consistency builds the network and security
+// layers while every new EC2 resource stays invisible for a while: the
+// calls naming it (DNS attributes, subnets, routes, rules) are retried
+// until it shows, and a second run changes nothing.
+func TestNetworkConvergesUnderEC2Consistency(t *testing.T) {
+	s, c, calls, spec := simFixture(t, 3)
+	s.SetConsistencyDelay(ec2.ServiceID, 2*time.Second)
+	runningClock(t, s, func(func()) *Layers {
+		for _, token := range []string{"first", "second"} {
+			calls.Reset()
+			l := &Layers{}
+			for _, layer := range []string{network.Layer, "security"} {
+				if err := Step(context.Background(), c, stack.NewRun(spec, false, token, nil), mustWorkload(t, spec), layer, l); err != nil {
+					t.Fatalf("%s run, %s: %v", token, layer, err)
+				}
+			}
+		}
+		return nil
+	})
+	// The second run starts after the window, so it sees everything.
+	if n := awsclient.Total(calls.Mutations()); n != 0 {
+		t.Errorf("second run made %d mutating calls: %v", n, calls.Mutations())
+	}
+	if n := s.CallCount(ec2.ServiceID, "ModifyVpcAttribute"); n <= 2 {
+		t.Errorf("ModifyVpcAttribute attempts = %d, want retries past the consistency window", n)
+	}
+}
+
+// runningClock runs fn while the simulator's clock moves with wall time,
+// 300 times faster, so the retryer's backoff lets time pass; fn's wait
+// stands for one 15 s Wait state.
+func runningClock(t *testing.T, s *sim.Sim, fn func(wait func()) *Layers) *Layers {
+	t.Helper()
+	const speed = 300
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx, speed); close(done) }()
+	defer func() { cancel(); <-done }()
+	for start := s.Now(); !s.Now().After(start); {
+		time.Sleep(time.Millisecond)
+	}
+	return fn(func() { time.Sleep(15 * time.Second / speed) })
+}
+
+// TestDestroyOnSimulator tears a running stack down where deletes take time
+// and refuse while dependants exist: the service drains, the group deletes
+// its instances, the NAT gateways delete, and nothing tagged is left.
+func TestDestroyOnSimulator(t *testing.T) {
+	s, c, calls, spec := simFixture(t, 9)
+	converge(t, s, c, stack.NewRun(spec, false, "build", nil))
+	calls.Reset()
+	rounds := 0
+	wait := func(context.Context) error { rounds++; s.Advance(15 * time.Second); return nil }
+	run := stack.NewRun(spec, false, "destroy", nil)
+	if err := DestroyAll(context.Background(), c, run, wait, 120); err != nil {
+		t.Fatalf("destroy: %v\n%s", err, run.Plan())
+	}
+	if left := tagged(t, c, spec); len(left) > 0 {
+		t.Fatalf("left after destroy: %v", left)
+	}
+	t.Logf("destroy: %d deletes, %d waits, %d mutating calls", run.Plan().Count(stack.Delete), rounds, awsclient.Total(calls.Mutations()))
+}
