@@ -16,7 +16,7 @@ fn_dir = ./functions/$(shell echo '$(1)' | sed -e 's/Function$$//' -e 's/\([a-z0
 LAMBDA_ENV   := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -trimpath -tags lambda.norpc -ldflags "-s -w"
 
-.PHONY: all build cli test test-go test-python lint cfn-lint local setup bench bench-service clean functions
+.PHONY: all build sizes cli test test-go test-python lint cfn-lint local setup bench bench-service clean functions
 
 all: build
 
@@ -31,6 +31,10 @@ functions:
 ## build: every function's bootstrap under bin/<LogicalId>/, and the CLI
 build: cli
 	@$(foreach f,$(FUNCTIONS),$(MAKE) --no-print-directory build-$(f) ARTIFACTS_DIR=$(BIN)/$(f);)
+
+## sizes: build every function and print its bootstrap's size (budget: 10 MB)
+sizes: build
+	@$(foreach f,$(FUNCTIONS),printf '%-28s %10s bytes\n' $(f) $$(stat -c %s $(BIN)/$(f)/bootstrap);)
 
 cli:
 	$(GO) build -o $(BIN)/ecsplane ./cmd/ecsplane

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ecsplane/ecsplane/internal/local"
+	"github.com/ecsplane/ecsplane/internal/sim"
 )
 
 func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -40,6 +41,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	steps := local.LedgerSteps(*service)
+	steps = append(steps, localBuildSteps(sim.New(sim.Options{Seed: 1}), *service, "statemachine/build.asl.json")...)
 	steps = append(steps, local.Step{
 		Name: "print the ledger history with `ecsplane history`",
 		Run: func(ctx context.Context, s *local.Session) error {

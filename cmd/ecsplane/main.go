@@ -22,6 +22,8 @@ commands:
   history <service>   list a service's deployments, newest first
   actions <subject>   list the audit actions recorded for a service or stack
   local               run the control plane end to end on the embedded AWS environment
+  stack plan|apply|destroy
+                      plan, build or tear down the two-AZ ECS-on-EC2 stack
 
 Run 'ecsplane <command> -h' for a command's flags.
 `
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runActions(ctx, args[1:], stdout, stderr)
 	case "local":
 		return runLocal(ctx, args[1:], stdout, stderr)
+	case "stack":
+		return runStack(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

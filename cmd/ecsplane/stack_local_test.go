@@ -1,0 +1,44 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/ecsplane/ecsplane/internal/awstest"
+	"github.com/ecsplane/ecsplane/internal/ledger"
+	"github.com/ecsplane/ecsplane/internal/local"
+	"github.com/ecsplane/ecsplane/internal/sim"
+)
+
+// TestLocalBuildSteps runs make local's build steps on the test's own account:
+// the build state machine in moto's engine, AWS behaviour from the
+// simulator, then the topology.
+func TestLocalBuildSteps(t *testing.T) {
+	sfnEnv := awstest.NewStepFunctions(t)
+	table := awstest.LedgerTable(t, sfnEnv.Env)
+	var out bytes.Buffer
+	session := &local.Session{
+		Env: &local.Env{Gateway: sfnEnv.Gateway}, Config: sfnEnv.Config, Table: table,
+		Ledger: ledger.New(dynamodb.NewFromConfig(sfnEnv.Config), table), Out: &out,
+	}
+	s := sim.New(sim.Options{Seed: 5})
+	steps := localBuildSteps(s, "web", "../../statemachine/build.asl.json")
+	if err := local.RunSteps(context.Background(), session, steps); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	got := out.String()
+	for _, want := range []string{"build SUCCEEDED", "us-east-1a\n", "us-east-1b\n", "healthy targets 1", "load balancer DNS name: web-alb-"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	as, _, err := session.Ledger.Actions(context.Background(), "web", ledger.PageRequest{})
+	if err != nil || len(as) != 1 || as[0].Outcome != "SUCCEEDED" {
+		t.Errorf("recorded %+v (%v), want the successful build", as, err)
+	}
+	t.Log("\n" + got)
+}
