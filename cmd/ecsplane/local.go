@@ -43,7 +43,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	steps := local.LedgerSteps(*service)
 	steps = append(steps, localBuildSteps(sim.New(sim.Options{Seed: 1}), *service, "statemachine/build.asl.json")...)
 	steps = append(steps, local.Step{
-		Name: "print the ledger history with `ecsplane history`",
+		Name: "print the ledger with `ecsplane history` and `ecsplane actions`",
 		Run: func(ctx context.Context, s *local.Session) error {
 			// The CLI reaches the environment through the SDK's standard
 			// endpoint and credential chain, as it would reach AWS.
@@ -55,7 +55,11 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 					return err
 				}
 			}
-			return runHistory(ctx, []string{"--table", table, *service}, stdout, stderr)
+			if err := runHistory(ctx, []string{"--table", table, *service}, stdout, stderr); err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout)
+			return runActions(ctx, []string{"--table", table, *service}, stdout, stderr)
 		},
 	})
 	if err := local.RunSteps(ctx, s, steps); err != nil {

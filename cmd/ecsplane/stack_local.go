@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -97,13 +96,9 @@ func runLocalBuild(ctx context.Context, ls *local.Session, h *build.Handler, s *
 		ls.Env.Gateway.Register(fname, fn)
 		subs[name+"FunctionArn"] = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", local.Region, localAccount, fname)
 	}
-	raw, err := os.ReadFile(definition)
+	def, err := local.Definition(definition, subs)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", definition, err)
-	}
-	def := string(raw)
-	for k, v := range subs {
-		def = strings.ReplaceAll(def, "${"+k+"}", v)
+		return nil, err
 	}
 	api := sfn.NewFromConfig(ls.Config)
 	sm, err := api.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
