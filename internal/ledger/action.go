@@ -5,10 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 )
 
 // Action kinds.
@@ -52,15 +48,7 @@ func (l *Ledger) RecordAction(ctx context.Context, a Action) (*Action, error) {
 	}
 	a.ID = l.newID()
 	a.At = l.now().UTC()
-	item, err := attributevalue.MarshalMap(actionItem{PK: subjectPK(a.Subject), SK: actionSK + a.ID, Type: "action", Action: a})
-	if err != nil {
-		return nil, fmt.Errorf("marshalling action: %w", err)
-	}
-	if _, err := l.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           aws.String(l.table),
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	}); err != nil {
+	if err := l.putNew(ctx, actionItem{PK: subjectPK(a.Subject), SK: actionSK + a.ID, Type: "action", Action: a}); err != nil {
 		return nil, fmt.Errorf("recording %s action %s on %s: %w", a.Kind, a.Action, a.Subject, err)
 	}
 	return &a, nil
@@ -68,13 +56,5 @@ func (l *Ledger) RecordAction(ctx context.Context, a Action) (*Action, error) {
 
 // Actions lists a subject's audit items, newest first.
 func (l *Ledger) Actions(ctx context.Context, subject string, page PageRequest) ([]Action, string, error) {
-	items, next, err := l.query(ctx, subjectPK(subject), actionSK, page)
-	if err != nil {
-		return nil, "", err
-	}
-	as := make([]Action, 0, len(items))
-	if err := attributevalue.UnmarshalListOfMaps(items, &as); err != nil {
-		return nil, "", fmt.Errorf("unmarshalling actions of %s: %w", subject, err)
-	}
-	return as, next, nil
+	return list[Action](ctx, l, subjectPK(subject), actionSK, page)
 }

@@ -130,16 +130,7 @@ func (l *Ledger) CreateDeployment(ctx context.Context, in NewDeployment) (*Deplo
 		Status: StatusPending, Version: 1, CreatedAt: now, UpdatedAt: now,
 		History: []StatusChange{{Status: StatusPending, At: now}},
 	}
-	item, err := attributevalue.MarshalMap(deploymentItem{PK: servicePK(d.Service), SK: deploySK + d.ID, Type: "deployment", Deployment: d})
-	if err != nil {
-		return nil, fmt.Errorf("marshalling deployment: %w", err)
-	}
-	_, err = l.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           aws.String(l.table),
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
-	if err != nil {
+	if err := l.putNew(ctx, deploymentItem{PK: servicePK(d.Service), SK: deploySK + d.ID, Type: "deployment", Deployment: d}); err != nil {
 		return nil, fmt.Errorf("creating deployment %s/%s: %w", d.Service, d.ID, err)
 	}
 	return &d, nil
@@ -232,13 +223,5 @@ func (l *Ledger) Transition(ctx context.Context, d *Deployment, c Change) (*Depl
 
 // History lists a service's deployments, newest first.
 func (l *Ledger) History(ctx context.Context, service string, page PageRequest) ([]Deployment, string, error) {
-	items, next, err := l.query(ctx, servicePK(service), deploySK, page)
-	if err != nil {
-		return nil, "", err
-	}
-	ds := make([]Deployment, 0, len(items))
-	if err := attributevalue.UnmarshalListOfMaps(items, &ds); err != nil {
-		return nil, "", fmt.Errorf("unmarshalling deployments of %s: %w", service, err)
-	}
-	return ds, next, nil
+	return list[Deployment](ctx, l, servicePK(service), deploySK, page)
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -112,6 +113,34 @@ func decodeCursor(c, wantPK string) (map[string]types.AttributeValue, error) {
 		return nil, ErrBadCursor
 	}
 	return key(m[AttrPK], m[AttrSK]), nil
+}
+
+// list pages newest first through the items of pk whose sort key starts
+// with prefix, decoded as T.
+func list[T any](ctx context.Context, l *Ledger, pk, prefix string, page PageRequest) ([]T, string, error) {
+	items, next, err := l.query(ctx, pk, prefix, page)
+	if err != nil {
+		return nil, "", err
+	}
+	out := make([]T, 0, len(items))
+	if err := attributevalue.UnmarshalListOfMaps(items, &out); err != nil {
+		return nil, "", fmt.Errorf("unmarshalling %s: %w", pk, err)
+	}
+	return out, next, nil
+}
+
+// putNew writes item, which must not exist yet.
+func (l *Ledger) putNew(ctx context.Context, item any) error {
+	av, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return fmt.Errorf("marshalling item: %w", err)
+	}
+	_, err = l.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(l.table),
+		Item:                av,
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	return err
 }
 
 // query pages newest first through items of pk whose sort key starts with
