@@ -123,13 +123,13 @@ func TaskDefinitionInput(spec stack.Spec, w Workload) *ecs.RegisterTaskDefinitio
 }
 
 // Digest is the task definition's content digest, kept in its spec-hash tag.
-func Digest(in *ecs.RegisterTaskDefinitionInput) string {
+func Digest(in *ecs.RegisterTaskDefinitionInput) (string, error) {
 	b, err := json.Marshal(in)
 	if err != nil {
-		panic(fmt.Sprintf("marshalling a task definition input cannot fail: %v", err))
+		return "", fmt.Errorf("hashing task definition %s: %w", aws.ToString(in.Family), err)
 	}
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:12])
+	return hex.EncodeToString(sum[:12]), nil
 }
 
 // buildRevisions bounds how far back reconcileTaskDefinition looks for the
@@ -145,7 +145,10 @@ const buildRevisions = 10
 func reconcileTaskDefinition(ctx context.Context, api ECSAPI, run *stack.Run, w Workload) (string, bool, error) {
 	spec := run.Spec
 	in := TaskDefinitionInput(spec, w)
-	digest := Digest(in)
+	digest, err := Digest(in)
+	if err != nil {
+		return "", false, err
+	}
 	latest, err := api.ListTaskDefinitions(ctx, &ecs.ListTaskDefinitionsInput{
 		FamilyPrefix: aws.String(spec.Name), Status: ecstypes.TaskDefinitionStatusActive, Sort: ecstypes.SortOrderDesc, MaxResults: aws.Int32(buildRevisions),
 	})
