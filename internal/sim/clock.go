@@ -177,8 +177,7 @@ func (s *Sim) Run(ctx context.Context, speed float64) {
 	}
 	s.clock.speed.Store(math.Float64bits(speed))
 	defer s.clock.speed.Store(0)
-	const tick = 10 * time.Millisecond
-	ticker := time.NewTicker(tick)
+	ticker := time.NewTicker(runTick)
 	defer ticker.Stop()
 	last := time.Now()
 	for {
@@ -192,9 +191,14 @@ func (s *Sim) Run(ctx context.Context, speed float64) {
 	}
 }
 
+// runTick is how often Run moves the clock.
+const runTick = 10 * time.Millisecond
+
 // scaledBackoff keeps the standard retryer's backoff schedule but maps it onto
 // the simulator's time: no wall-clock wait while the clock is stepped by hand,
-// and the delay divided by the speed-up under Run.
+// and the delay divided by the speed-up under Run, but never less than two of
+// Run's ticks, so that simulated time does pass between two attempts even
+// when the scaled delay is shorter than a tick.
 type scaledBackoff struct {
 	sim  *Sim
 	base retry.BackoffDelayer
@@ -210,5 +214,5 @@ func (b scaledBackoff) BackoffDelay(attempt int, err error) (time.Duration, erro
 	if speed <= 0 {
 		return 0, nil
 	}
-	return time.Duration(float64(d) / speed), nil
+	return max(time.Duration(float64(d)/speed), 2*runTick), nil
 }
