@@ -68,8 +68,10 @@ func TestPlanOnEmptyAccountListsEverything(t *testing.T) {
 	if n := awsclient.Total(f.calls.Mutations()); n != 0 {
 		t.Fatalf("plan made %d mutating calls: %v", n, f.calls.Mutations())
 	}
-	if plan.Count(stack.Update) != 0 {
-		t.Errorf("plan on an empty account has updates:\n%s", plan)
+	// The only update is the group's scale-out, once its capacity provider
+	// exists.
+	if u := plan.Count(stack.Update); u != 1 || !strings.Contains(plan.String(), "~ update compute autoscaling:group asg (plan-asg): scale out to 2") {
+		t.Errorf("plan on an empty account has %d updates, want the group's scale-out:\n%s", u, plan)
 	}
 	want := map[string]int{
 		"ec2:vpc": 1, "ec2:subnet": 4, "ec2:internet-gateway": 1, "ec2:elastic-ip": 2, "ec2:nat-gateway": 2,

@@ -126,17 +126,20 @@ func TestBuildConvergesUnderThrottling(t *testing.T) {
 }
 
 // TestBuildConvergesUnderEventualConsistency builds the whole stack while
-// every new EC2, ELB and ECS resource stays invisible for a while after its
-// create, and some calls are throttled: the calls naming a new resource
-// are retried until it shows, and the service comes up steady.
+// every new EC2, Auto Scaling, ELB and ECS resource stays invisible for a
+// while after its create, and some calls are throttled: the calls naming a
+// new resource are retried until it shows, and the service comes up steady
+// with a running task in each zone.
 //
-// Auto Scaling is left out: with a window there the simulator registers
-// the instances but never places the service's tasks (reported to the
-// simulator's owners); TestBuildConvergesUnderThrottling and the group
-// waiter cover Auto Scaling.
+// The group's window makes the build wait for it with the SDK's waiter,
+// whose delays are wall time: at this speed-up its first 1 s delay stands
+// for five minutes, long enough for instances to boot and register before
+// the capacity provider exists, where they would never join it. The build
+// creates the group empty and scales it out only once the capacity
+// provider exists, so the service still gets its capacity.
 func TestBuildConvergesUnderEventualConsistency(t *testing.T) {
 	s, c, calls, spec := simFixture(t, 7)
-	for _, svc := range []string{ec2.ServiceID, elb.ServiceID, ecs.ServiceID} {
+	for _, svc := range []string{ec2.ServiceID, autoscaling.ServiceID, elb.ServiceID, ecs.ServiceID} {
 		s.SetConsistencyDelay(svc, 2*time.Second)
 		s.Throttle(svc, "", 0.05)
 	}
@@ -145,6 +148,37 @@ func TestBuildConvergesUnderEventualConsistency(t *testing.T) {
 	})
 	if l.Service == nil {
 		t.Fatal("no service")
+	}
+	ctx := context.Background()
+	cis, err := c.ECS.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String(l.Service.ClusterName)})
+	if err != nil || len(cis.ContainerInstanceArns) == 0 {
+		t.Fatalf("container instances: %v (%v)", cis, err)
+	}
+	described, err := c.ECS.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String(l.Service.ClusterName), ContainerInstances: cis.ContainerInstanceArns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ci := range described.ContainerInstances {
+		if aws.ToString(ci.CapacityProviderName) == "" {
+			t.Errorf("container instance %s has no capacity provider", aws.ToString(ci.Ec2InstanceId))
+		}
+	}
+	tasks, err := c.ECS.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(l.Service.ClusterName), ServiceName: aws.String(l.Service.ServiceName)})
+	if err != nil || len(tasks.TaskArns) == 0 {
+		t.Fatalf("tasks: %v (%v)", tasks, err)
+	}
+	running, err := c.ECS.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(l.Service.ClusterName), Tasks: tasks.TaskArns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zones := map[string]int{}
+	for _, task := range running.Tasks {
+		if aws.ToString(task.LastStatus) == "RUNNING" {
+			zones[aws.ToString(task.AvailabilityZone)]++
+		}
+	}
+	if len(zones) != 2 {
+		t.Errorf("running tasks by zone = %v, want tasks running in both zones", zones)
 	}
 	vpcs, err := c.EC2.DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{Filters: network.StackFilter(spec)})
 	if err != nil || len(vpcs.Vpcs) != 1 {
@@ -184,20 +218,44 @@ func TestNetworkConvergesUnderEC2Consistency(t *testing.T) {
 	}
 }
 
+// fastClock is how many times faster than wall time runningClock moves the
+// simulator's clock.
+const fastClock = 300
+
 // runningClock runs fn while the simulator's clock moves with wall time,
-// 300 times faster, so the retryer's backoff lets time pass; fn's wait
-// stands for one 15 s Wait state.
+// fastClock times faster, so the retryer's backoff lets time pass; fn's
+// wait stands for one 15 s Wait state.
 func runningClock(t *testing.T, s *sim.Sim, fn func(wait func()) *Layers) *Layers {
 	t.Helper()
-	const speed = 300
+	return runningClockAt(t, s, func() float64 { return fastClock }, fn)
+}
+
+// runningClockAt is runningClock with a speed-up that may change while fn
+// runs.
+func runningClockAt(t *testing.T, s *sim.Sim, speed func() float64, fn func(wait func()) *Layers) *Layers {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { s.Run(ctx, speed); close(done) }()
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			v := speed()
+			phase, stop := context.WithCancel(ctx)
+			go func() {
+				defer stop()
+				for phase.Err() == nil && speed() == v {
+					time.Sleep(time.Millisecond)
+				}
+			}()
+			s.Run(phase, v)
+			stop()
+		}
+	}()
 	defer func() { cancel(); <-done }()
 	for start := s.Now(); !s.Now().After(start); {
 		time.Sleep(time.Millisecond)
 	}
-	return fn(func() { time.Sleep(15 * time.Second / speed) })
+	return fn(func() { time.Sleep(time.Duration(float64(15*time.Second) / speed())) })
 }
 
 // TestDestroyOnSimulator tears a running stack down where deletes take time

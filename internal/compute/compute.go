@@ -103,7 +103,45 @@ func Reconcile(ctx context.Context, c Clients, run *stack.Run, net *network.Outp
 	if err := reconcileCapacityProvider(ctx, c.ECS, run, groupARN); err != nil {
 		return nil, err
 	}
+	if err := scaleOutGroup(ctx, c.AutoScaling, run); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// scaleOutGroup gives the group its size once its capacity provider exists.
+// The group is created empty because an instance that registers with the
+// cluster before the capacity provider exists never joins it, so no task
+// using the provider is placed there; AWS's guide recommends an empty group
+// for this reason. Later runs repair the minimum and maximum and leave the
+// desired capacity to the capacity provider's managed scaling (raising the
+// minimum above it raises it too).
+func scaleOutGroup(ctx context.Context, api AutoScalingAPI, run *stack.Run) error {
+	spec := run.Spec
+	c := spec.Compute
+	name := GroupName(spec)
+	g, err := FindGroup(ctx, api, spec)
+	if err != nil {
+		return err
+	}
+	var minSize, maxSize, desired int32
+	if g != nil {
+		minSize, maxSize, desired = aws.ToInt32(g.MinSize), aws.ToInt32(g.MaxSize), aws.ToInt32(g.DesiredCapacity)
+		if minSize == c.MinSize && maxSize == c.MaxSize {
+			return nil
+		}
+	}
+	in := &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: aws.String(name), MinSize: aws.Int32(c.MinSize), MaxSize: aws.Int32(c.MaxSize)}
+	detail := fmt.Sprintf("size %d-%d, want %d-%d", minSize, maxSize, c.MinSize, c.MaxSize)
+	if minSize == 0 && desired == 0 {
+		in.DesiredCapacity = aws.Int32(c.DesiredCapacity)
+		detail = fmt.Sprintf("scale out to %d (min %d max %d) now that its capacity provider exists", c.DesiredCapacity, c.MinSize, c.MaxSize)
+	}
+	_, err = run.Do(ctx, change(stack.Update, "autoscaling:group", Group, name, detail), func(ctx context.Context) (string, error) {
+		_, err := api.UpdateAutoScalingGroup(ctx, in)
+		return name, err
+	})
+	return err
 }
 
 // UserData is the instance's boot script: it joins the cluster.
@@ -297,11 +335,12 @@ func reconcileGroup(ctx context.Context, api AutoScalingAPI, run *stack.Run, ltI
 	lt := &astypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(ltID), Version: aws.String("$Default")}
 	if g == nil {
 		c := spec.Compute
-		id, err := run.Do(ctx, change(stack.Create, "autoscaling:group", Group, "", fmt.Sprintf("min %d max %d desired %d over %s, with launch and terminate hooks", c.MinSize, c.MaxSize, c.DesiredCapacity, zoneIDs)),
+		id, err := run.Do(ctx, change(stack.Create, "autoscaling:group", Group, "", fmt.Sprintf("empty, max %d, over %s, with launch and terminate hooks", c.MaxSize, zoneIDs)),
 			func(ctx context.Context) (string, error) {
 				_, err := api.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{
 					AutoScalingGroupName: aws.String(name), LaunchTemplate: lt,
-					MinSize: aws.Int32(c.MinSize), MaxSize: aws.Int32(c.MaxSize), DesiredCapacity: aws.Int32(c.DesiredCapacity),
+					// Empty until its capacity provider exists: see scaleOutGroup.
+					MinSize: aws.Int32(0), MaxSize: aws.Int32(c.MaxSize), DesiredCapacity: aws.Int32(0),
 					VPCZoneIdentifier: aws.String(zoneIDs), HealthCheckType: aws.String("EC2"), HealthCheckGracePeriod: aws.Int32(300),
 					// The hooks are part of the create, so the first
 					// instances already wait on them.
@@ -329,11 +368,10 @@ func reconcileGroup(ctx context.Context, api AutoScalingAPI, run *stack.Run, ltI
 	} else if drift := groupDrift(spec, g, ltID, subnets); len(drift) > 0 {
 		if _, err := run.Do(ctx, change(stack.Update, "autoscaling:group", Group, name, strings.Join(drift, "; ")),
 			func(ctx context.Context) (string, error) {
-				// DesiredCapacity is left alone: the capacity provider's
-				// managed scaling owns it once the group exists.
+				// The size is scaleOutGroup's, once the capacity provider
+				// exists.
 				_, err := api.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{
 					AutoScalingGroupName: aws.String(name), LaunchTemplate: lt,
-					MinSize: aws.Int32(spec.Compute.MinSize), MaxSize: aws.Int32(spec.Compute.MaxSize),
 					VPCZoneIdentifier: aws.String(zoneIDs),
 				})
 				return name, err
@@ -346,9 +384,6 @@ func reconcileGroup(ctx context.Context, api AutoScalingAPI, run *stack.Run, ltI
 
 func groupDrift(spec stack.Spec, g *astypes.AutoScalingGroup, ltID string, subnets []string) []string {
 	var d []string
-	if aws.ToInt32(g.MinSize) != spec.Compute.MinSize || aws.ToInt32(g.MaxSize) != spec.Compute.MaxSize {
-		d = append(d, fmt.Sprintf("size %d-%d, want %d-%d", aws.ToInt32(g.MinSize), aws.ToInt32(g.MaxSize), spec.Compute.MinSize, spec.Compute.MaxSize))
-	}
 	have := strings.Split(aws.ToString(g.VPCZoneIdentifier), ",")
 	slices.Sort(have)
 	want := slices.Sorted(slices.Values(subnets))
