@@ -12,7 +12,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
@@ -254,6 +258,65 @@ func TestBuildMachineOnSimulator(t *testing.T) {
 	t.Logf("build on the simulator: %d mutating calls, %d reads, %d state transitions; simulated %s, wall %s",
 		awsclient.Total(m.calls.Mutations()), awsclient.Total(m.calls.Reads()), exec.Count(sfntypes.HistoryEventTypeTaskStateEntered)+exec.Count(sfntypes.HistoryEventTypeWaitStateEntered)+exec.Count(sfntypes.HistoryEventTypeChoiceStateEntered)+exec.Count(sfntypes.HistoryEventTypePassStateEntered),
 		s.Now().Sub(start), time.Since(wall).Round(time.Millisecond))
+}
+
+// TestBuildMachineOnSimulatorWithFaults runs build.asl.json on the
+// simulator with a tenth of the calls to every service the build mutates
+// throttled, and every new resource invisible for two simulated seconds
+// after its create: the SDK's retryer and the eventual-consistency retries
+// absorb both, and the execution still ends with the service steady in both
+// zones, having created each resource once.
+func TestBuildMachineOnSimulatorWithFaults(t *testing.T) {
+	sfnEnv := awstest.NewStepFunctions(t)
+	s := sim.New(sim.Options{Seed: 13})
+	for _, svc := range []string{ec2.ServiceID, autoscaling.ServiceID, ecs.ServiceID, elb.ServiceID} {
+		s.Throttle(svc, "", 0.1)
+		s.SetConsistencyDelay(svc, 2*time.Second)
+	}
+	runningClock(t, s, func(wait func()) *Layers {
+		m := newMachineOn(t, sfnEnv, s.Config(), s.AccountID(), "build.asl.json", nil, func(h *Handler) func(context.Context, Request) (*Progress, error) {
+			return func(ctx context.Context, req Request) (*Progress, error) {
+				if req.Previous != nil && req.Previous.Name == req.Check && !req.Previous.Done {
+					completeLaunches(t, h.Clients, &req.Layers)
+					wait()
+				}
+				return h.Ready(ctx, req)
+			}
+		})
+		exec := m.sfn.Run(t, m.arn, map[string]any{"spec": map[string]any{}, "waits": map[string]any{"seconds": 0, "maxAttempts": 200}})
+		if exec.Status != sfntypes.ExecutionStatusSucceeded {
+			t.Fatalf("status %s: %s %s", exec.Status, exec.Error, exec.Cause)
+		}
+		var out struct {
+			Progress Progress `json:"progress"`
+			Layers   Layers   `json:"layers"`
+		}
+		if err := json.Unmarshal([]byte(exec.Output), &out); err != nil {
+			t.Fatal(err)
+		}
+		if !out.Progress.Done || !strings.Contains(out.Progress.Detail, "healthy targets "+out.Layers.Network.AZs[0]+"=1 "+out.Layers.Network.AZs[1]+"=1") {
+			t.Errorf("last readiness = %+v, want the service steady with a healthy target in each zone", out.Progress)
+		}
+		throttled, missed := 0, 0
+		for _, c := range s.Calls() {
+			switch {
+			case c.ErrorCode == "RequestLimitExceeded" || strings.HasPrefix(c.ErrorCode, "Throttling"):
+				throttled++
+			case strings.Contains(c.ErrorCode, "NotFound"):
+				missed++
+			}
+		}
+		if throttled == 0 || missed == 0 {
+			t.Errorf("%d throttled and %d not-found attempts: the faults were not injected", throttled, missed)
+		}
+		vpcs, err := m.handler.Clients.EC2.DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{})
+		if err != nil || len(vpcs.Vpcs) != 1 {
+			t.Errorf("%d VPCs (%v), want exactly 1 despite retried creates", len(vpcs.Vpcs), err)
+		}
+		t.Logf("build under faults: %d mutating calls and %d reads, with %d throttled and %d not-found attempts retried",
+			awsclient.Total(m.calls.Mutations()), awsclient.Total(m.calls.Reads()), throttled, missed)
+		return nil
+	})
 }
 
 // TestTeardownMachineOnSimulator tears down a running stack through
