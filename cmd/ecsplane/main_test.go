@@ -55,11 +55,7 @@ func TestHistoryThroughEndpointChain(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Setenv("AWS_ENDPOINT_URL", env.Endpoint)
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	awstest.UseEndpoint(t, env.Endpoint)
 	t.Setenv(tableEnv, table)
 
 	var out, errOut bytes.Buffer

@@ -23,12 +23,7 @@ import (
 // user does against a plain moto server: AWS_ENDPOINT_URL and flags.
 func TestStackThroughEndpointChain(t *testing.T) {
 	env := awstest.Moto(t)
-	t.Setenv("AWS_ENDPOINT_URL", env.Endpoint)
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	awstest.UseEndpoint(t, env.Endpoint)
 	// moto's default account; the stack and table names keep this test apart.
 	name := "cli-" + env.AccountID[:6]
 	table := "ledger-" + name
@@ -144,12 +139,7 @@ func TestStackDestroyThroughStateMachine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("AWS_ENDPOINT_URL", s.Endpoint)
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	awstest.UseEndpoint(t, s.Endpoint)
 	var out, errOut bytes.Buffer
 	if err := run(context.Background(), []string{"stack", "destroy", "-state-machine", aws.ToString(sm.StateMachineArn), "-interval", "50ms"}, &out, &errOut); err != nil {
 		t.Fatalf("%v\n%s%s", err, out.String(), errOut.String())

@@ -112,3 +112,19 @@ func Main(m *testing.M) {
 	stopStepFunctions()
 	os.Exit(code)
 }
+
+// UseEndpoint points the process's SDK default chain (what
+// awsclient.Load and the CLI read) at endpoint, with static test
+// credentials and no shared config files, for the rest of the test. Such
+// clients act in moto's default account, so tests isolate themselves there
+// by resource names.
+func UseEndpoint(t *testing.T, endpoint string) {
+	t.Helper()
+	for k, v := range map[string]string{
+		"AWS_ENDPOINT_URL": endpoint, "AWS_REGION": Region,
+		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+		"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+	} {
+		t.Setenv(k, v)
+	}
+}

@@ -223,24 +223,26 @@ func TestTeardownMachineLeavesNothingTagged(t *testing.T) {
 	}
 }
 
-// TestBuildMachineOnSimulator runs statemachine/build.asl.json in moto's
-// engine with the real handlers, their EC2, Auto Scaling, ECS, ELB,
-// CloudWatch and Application Auto Scaling clients on the simulator. Each
-// Wait state stands for 15 simulated seconds.
-func TestBuildMachineOnSimulator(t *testing.T) {
-	sfnEnv := awstest.NewStepFunctions(t)
-	s := sim.New(sim.Options{Seed: 11})
-	wall := time.Now()
-	m := newMachineOn(t, sfnEnv, s.Config(), s.AccountID(), "build.asl.json", nil, func(h *Handler) func(context.Context, Request) (*Progress, error) {
+// readyOnSimulator wraps the ready handler for a state machine running on
+// the simulator: the state machine waits 0 s, so each further round of a
+// wait loop calls wait to let simulated time pass instead, and completes
+// the launch hooks that a lifecycle function would.
+func readyOnSimulator(t *testing.T, wait func()) func(*Handler) func(context.Context, Request) (*Progress, error) {
+	return func(h *Handler) func(context.Context, Request) (*Progress, error) {
 		return func(ctx context.Context, req Request) (*Progress, error) {
 			if req.Previous != nil && req.Previous.Name == req.Check && !req.Previous.Done {
 				completeLaunches(t, h.Clients, &req.Layers)
-				s.Advance(15 * time.Second)
+				wait()
 			}
 			return h.Ready(ctx, req)
 		}
-	})
-	start := s.Now()
+	}
+}
+
+// runToSteadyService runs the build and checks that it ends with the
+// service steady and a healthy target in each zone.
+func runToSteadyService(t *testing.T, m *machine) *awstest.Execution {
+	t.Helper()
 	exec := m.sfn.Run(t, m.arn, map[string]any{"spec": map[string]any{}, "waits": map[string]any{"seconds": 0, "maxAttempts": 200}})
 	if exec.Status != sfntypes.ExecutionStatusSucceeded {
 		t.Fatalf("status %s: %s %s", exec.Status, exec.Error, exec.Cause)
@@ -255,6 +257,20 @@ func TestBuildMachineOnSimulator(t *testing.T) {
 	if out.Progress.Name != CheckService || !out.Progress.Done || !strings.Contains(out.Progress.Detail, "healthy targets "+out.Layers.Network.AZs[0]+"=1 "+out.Layers.Network.AZs[1]+"=1") {
 		t.Errorf("last readiness = %+v, want the service steady with a healthy target in each zone", out.Progress)
 	}
+	return exec
+}
+
+// TestBuildMachineOnSimulator runs statemachine/build.asl.json in moto's
+// engine with the real handlers, their EC2, Auto Scaling, ECS, ELB,
+// CloudWatch and Application Auto Scaling clients on the simulator. Each
+// Wait state stands for 15 simulated seconds.
+func TestBuildMachineOnSimulator(t *testing.T) {
+	sfnEnv := awstest.NewStepFunctions(t)
+	s := sim.New(sim.Options{Seed: 11})
+	wall := time.Now()
+	m := newMachineOn(t, sfnEnv, s.Config(), s.AccountID(), "build.asl.json", nil, readyOnSimulator(t, func() { s.Advance(15 * time.Second) }))
+	start := s.Now()
+	exec := runToSteadyService(t, m)
 	t.Logf("build on the simulator: %d mutating calls, %d reads, %d state transitions; simulated %s, wall %s",
 		awsclient.Total(m.calls.Mutations()), awsclient.Total(m.calls.Reads()), exec.Count(sfntypes.HistoryEventTypeTaskStateEntered)+exec.Count(sfntypes.HistoryEventTypeWaitStateEntered)+exec.Count(sfntypes.HistoryEventTypeChoiceStateEntered)+exec.Count(sfntypes.HistoryEventTypePassStateEntered),
 		s.Now().Sub(start), time.Since(wall).Round(time.Millisecond))
@@ -274,29 +290,8 @@ func TestBuildMachineOnSimulatorWithFaults(t *testing.T) {
 		s.SetConsistencyDelay(svc, 2*time.Second)
 	}
 	runningClock(t, s, func(wait func()) *Layers {
-		m := newMachineOn(t, sfnEnv, s.Config(), s.AccountID(), "build.asl.json", nil, func(h *Handler) func(context.Context, Request) (*Progress, error) {
-			return func(ctx context.Context, req Request) (*Progress, error) {
-				if req.Previous != nil && req.Previous.Name == req.Check && !req.Previous.Done {
-					completeLaunches(t, h.Clients, &req.Layers)
-					wait()
-				}
-				return h.Ready(ctx, req)
-			}
-		})
-		exec := m.sfn.Run(t, m.arn, map[string]any{"spec": map[string]any{}, "waits": map[string]any{"seconds": 0, "maxAttempts": 200}})
-		if exec.Status != sfntypes.ExecutionStatusSucceeded {
-			t.Fatalf("status %s: %s %s", exec.Status, exec.Error, exec.Cause)
-		}
-		var out struct {
-			Progress Progress `json:"progress"`
-			Layers   Layers   `json:"layers"`
-		}
-		if err := json.Unmarshal([]byte(exec.Output), &out); err != nil {
-			t.Fatal(err)
-		}
-		if !out.Progress.Done || !strings.Contains(out.Progress.Detail, "healthy targets "+out.Layers.Network.AZs[0]+"=1 "+out.Layers.Network.AZs[1]+"=1") {
-			t.Errorf("last readiness = %+v, want the service steady with a healthy target in each zone", out.Progress)
-		}
+		m := newMachineOn(t, sfnEnv, s.Config(), s.AccountID(), "build.asl.json", nil, readyOnSimulator(t, wait))
+		runToSteadyService(t, m)
 		throttled, missed := 0, 0
 		for _, c := range s.Calls() {
 			switch {
