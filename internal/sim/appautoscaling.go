@@ -152,12 +152,9 @@ func (s *Sim) describeScalableTargets(in *aas.DescribeScalableTargetsInput) (*aa
 			SuspendedState:    &types.SuspendedState{DynamicScalingInSuspended: aws.Bool(false), DynamicScalingOutSuspended: aws.Bool(false), ScheduledScalingSuspended: aws.Bool(false)},
 		})
 	}
-	page, next, err := paginate(out, in.MaxResults, in.NextToken)
+	page, next, err := listPage(out, in.MaxResults, in.NextToken)
 	if err != nil {
 		return nil, &types.InvalidNextTokenException{Message: aws.String("Invalid token")}
-	}
-	if page == nil {
-		page = []types.ScalableTarget{}
 	}
 	return &aas.DescribeScalableTargetsOutput{ScalableTargets: page, NextToken: next}, nil
 }
@@ -302,12 +299,9 @@ func (s *Sim) describeScalingPolicies(in *aas.DescribeScalingPoliciesInput) (*aa
 			CreationTime: aws.Time(p.created), Alarms: s.policyAlarms(p), TargetTrackingScalingPolicyConfiguration: &conf,
 		})
 	}
-	page, next, err := paginate(out, in.MaxResults, in.NextToken)
+	page, next, err := listPage(out, in.MaxResults, in.NextToken)
 	if err != nil {
 		return nil, &types.InvalidNextTokenException{Message: aws.String("Invalid token")}
-	}
-	if page == nil {
-		page = []types.ScalingPolicy{}
 	}
 	return &aas.DescribeScalingPoliciesOutput{ScalingPolicies: page, NextToken: next}, nil
 }
@@ -330,12 +324,9 @@ func (s *Sim) describeAASActivities(in *aas.DescribeScalingActivitiesInput) (*aa
 		}
 		out = append(out, a)
 	}
-	page, next, err := paginate(out, in.MaxResults, in.NextToken)
+	page, next, err := listPage(out, in.MaxResults, in.NextToken)
 	if err != nil {
 		return nil, &types.InvalidNextTokenException{Message: aws.String("Invalid token")}
-	}
-	if page == nil {
-		page = []types.ScalingActivity{}
 	}
 	return &aas.DescribeScalingActivitiesOutput{ScalingActivities: page, NextToken: next}, nil
 }

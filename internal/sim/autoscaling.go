@@ -577,7 +577,7 @@ func (s *Sim) describeAutoScalingGroups(in *autoscaling.DescribeAutoScalingGroup
 // paginateRecords is paginate with the query services' error for a bad
 // token.
 func paginateRecords[T any](items []T, maxRecords *int32, nextToken *string) ([]T, *string, error) {
-	page, next, err := paginate(items, maxRecords, nextToken)
+	page, next, err := listPage(items, maxRecords, nextToken)
 	if err != nil {
 		return nil, nil, &types.InvalidNextToken{Message: aws.String("The token '" + aws.ToString(nextToken) + "' is invalid.")}
 	}
@@ -612,9 +612,6 @@ func (s *Sim) describeAutoScalingInstances(in *autoscaling.DescribeAutoScalingIn
 	page, next, err := paginateRecords(details, in.MaxRecords, in.NextToken)
 	if err != nil {
 		return nil, err
-	}
-	if page == nil {
-		page = []types.AutoScalingInstanceDetails{}
 	}
 	return &autoscaling.DescribeAutoScalingInstancesOutput{AutoScalingInstances: page, NextToken: next}, nil
 }
@@ -807,9 +804,6 @@ func (s *Sim) describeScalingActivities(in *autoscaling.DescribeScalingActivitie
 	if err != nil {
 		return nil, err
 	}
-	if page == nil {
-		page = []types.Activity{}
-	}
 	return &autoscaling.DescribeScalingActivitiesOutput{Activities: page, NextToken: next}, nil
 }
 
@@ -872,9 +866,6 @@ func (s *Sim) describeASGTags(in *autoscaling.DescribeTagsInput) (*autoscaling.D
 	page, next, err := paginateRecords(out, in.MaxRecords, in.NextToken)
 	if err != nil {
 		return nil, err
-	}
-	if page == nil {
-		page = []types.TagDescription{}
 	}
 	return &autoscaling.DescribeTagsOutput{Tags: page, NextToken: next}, nil
 }

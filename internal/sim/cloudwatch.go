@@ -244,12 +244,9 @@ func (s *Sim) listMetrics(in *cloudwatch.ListMetricsInput) (*cloudwatch.ListMetr
 			out = append(out, types.Metric{Namespace: aws.String(m.namespace), MetricName: aws.String(m.name), Dimensions: m.dims})
 		}
 	}
-	page, next, err := paginate(out, nil, in.NextToken)
+	page, next, err := listPage(out, nil, in.NextToken)
 	if err != nil {
 		return nil, &types.InvalidNextToken{Message: aws.String("The service cannot process the token.")}
-	}
-	if page == nil {
-		page = []types.Metric{}
 	}
 	return &cloudwatch.ListMetricsOutput{Metrics: page, NextToken: next}, nil
 }

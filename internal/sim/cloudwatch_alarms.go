@@ -145,12 +145,9 @@ func (s *Sim) describeAlarms(in *cloudwatch.DescribeAlarmsInput) (*cloudwatch.De
 		}
 		alarms = append(alarms, s.alarmOut(a))
 	}
-	page, next, err := paginate(alarms, in.MaxRecords, in.NextToken)
+	page, next, err := listPage(alarms, in.MaxRecords, in.NextToken)
 	if err != nil {
 		return nil, &types.InvalidNextToken{Message: aws.String("The service cannot process the token.")}
-	}
-	if page == nil {
-		page = []types.MetricAlarm{}
 	}
 	return &cloudwatch.DescribeAlarmsOutput{MetricAlarms: page, CompositeAlarms: []types.CompositeAlarm{}, NextToken: next}, nil
 }

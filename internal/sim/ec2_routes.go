@@ -296,18 +296,28 @@ func (s *Sim) createRoute(in *ec2.CreateRouteInput) (*ec2.CreateRouteOutput, err
 	return &ec2.CreateRouteOutput{Return: aws.Bool(true)}, nil
 }
 
-func (s *Sim) replaceRoute(in *ec2.ReplaceRouteInput) (*ec2.ReplaceRouteOutput, error) {
-	rt, err := s.findRouteTable(in.RouteTableId)
+// existingRoute finds the route to cidr in a route table, or the error AWS
+// gives when either is missing.
+func (s *Sim) existingRoute(routeTableID, cidr *string) (*routeTable, int, string, error) {
+	rt, err := s.findRouteTable(routeTableID)
 	if err != nil {
-		return nil, err
+		return nil, 0, "", err
 	}
-	dest, err := routeDest(in.DestinationCidrBlock)
+	dest, err := routeDest(cidr)
 	if err != nil {
-		return nil, err
+		return nil, 0, "", err
 	}
 	i, ok := rt.routeTo(dest)
 	if !ok {
-		return nil, apiError("InvalidRoute.NotFound", "no route with destination-cidr-block %s in route table %s", dest, rt.id)
+		return nil, 0, "", apiError("InvalidRoute.NotFound", "no route with destination-cidr-block %s in route table %s", dest, rt.id)
+	}
+	return rt, i, dest, nil
+}
+
+func (s *Sim) replaceRoute(in *ec2.ReplaceRouteInput) (*ec2.ReplaceRouteOutput, error) {
+	rt, i, _, err := s.existingRoute(in.RouteTableId, in.DestinationCidrBlock)
+	if err != nil {
+		return nil, err
 	}
 	target, err := s.routeTarget(rt, in.GatewayId, in.NatGatewayId, in.InstanceId, in.NetworkInterfaceId, in.TransitGatewayId, in.VpcPeeringConnectionId, in.VpcEndpointId, in.EgressOnlyInternetGatewayId, in.CarrierGatewayId, in.LocalGatewayId)
 	if err != nil {
@@ -318,17 +328,9 @@ func (s *Sim) replaceRoute(in *ec2.ReplaceRouteInput) (*ec2.ReplaceRouteOutput, 
 }
 
 func (s *Sim) deleteRoute(in *ec2.DeleteRouteInput) (*ec2.DeleteRouteOutput, error) {
-	rt, err := s.findRouteTable(in.RouteTableId)
+	rt, i, dest, err := s.existingRoute(in.RouteTableId, in.DestinationCidrBlock)
 	if err != nil {
 		return nil, err
-	}
-	dest, err := routeDest(in.DestinationCidrBlock)
-	if err != nil {
-		return nil, err
-	}
-	i, ok := rt.routeTo(dest)
-	if !ok {
-		return nil, apiError("InvalidRoute.NotFound", "no route with destination-cidr-block %s in route table %s", dest, rt.id)
 	}
 	if rt.routes[i].target == "local" {
 		return nil, invalidParam("cannot remove local route %s in route table %s", dest, rt.id)

@@ -334,6 +334,16 @@ func paginate[T any](items []T, maxResults *int32, nextToken *string) ([]T, *str
 	return items[start:end], aws.String(strconv.Itoa(end)), nil
 }
 
+// listPage is paginate for the operations whose answer always carries the
+// list, empty rather than absent.
+func listPage[T any](items []T, maxResults *int32, nextToken *string) ([]T, *string, error) {
+	page, next, err := paginate(items, maxResults, nextToken)
+	if err == nil && page == nil {
+		page = []T{}
+	}
+	return page, next, err
+}
+
 func boolValue(v bool) *types.AttributeBooleanValue {
 	return &types.AttributeBooleanValue{Value: aws.Bool(v)}
 }

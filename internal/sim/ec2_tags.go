@@ -171,12 +171,9 @@ func (s *Sim) describeTags(in *ec2.DescribeTagsInput) (*ec2.DescribeTagsOutput, 
 			}
 		}
 	}
-	page, next, err := paginate(out, in.MaxResults, in.NextToken)
+	page, next, err := listPage(out, in.MaxResults, in.NextToken)
 	if err != nil {
 		return nil, err
-	}
-	if page == nil {
-		page = []types.TagDescription{}
 	}
 	return &ec2.DescribeTagsOutput{Tags: page, NextToken: next}, nil
 }
