@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -125,76 +122,39 @@ func TestEventsMatchDocumentedShapes(t *testing.T) {
 			byType[ev.DetailType] = ev
 		}
 	}
-	files, err := filepath.Glob("testdata/events/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no documented examples found: %v", err)
-	}
-	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
-	stamp := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			doc, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
+	forDocumentedExamples(t, "testdata/events/*.json", 0, byType, func(t *testing.T, got, want sim.Event, gotDetail, wantDetail map[string]any) {
+		if got.Version != "0" || got.Account != sim.DefaultAccountID || got.Region != sim.DefaultRegion {
+			t.Fatalf("envelope %+v is not the simulator's account and region", got)
+		}
+		// A launch that failed for lack of capacity has no instance, so
+		// only the group's ARN can be named.
+		if len(got.Resources) != len(want.Resources) && !(strings.Contains(want.DetailType, "Unsuccessful") && len(got.Resources) == 1) {
+			t.Fatalf("resources %v, documented %d entries", got.Resources, len(want.Resources))
+		}
+		for _, r := range got.Resources {
+			if !strings.HasPrefix(r, "arn:aws:") {
+				t.Fatalf("resource %q is not an ARN", r)
 			}
-			var want sim.Event
-			if err := json.Unmarshal(doc, &want); err != nil {
-				t.Fatal(err)
-			}
-			got, ok := byType[want.DetailType]
+		}
+		gk, wk := sortedKeys(gotDetail), sortedKeys(wantDetail)
+		if strings.Join(gk, ",") != strings.Join(wk, ",") && !strings.Contains(want.DetailType, "Unsuccessful") {
+			t.Fatalf("detail fields %v, documented %v", gk, wk)
+		}
+		for k, wv := range wantDetail {
+			gv, ok := gotDetail[k]
 			if !ok {
-				t.Fatalf("the scenario emitted no %q event", want.DetailType)
+				t.Fatalf("detail lacks documented field %q", k)
 			}
-			raw, err := json.Marshal(got)
-			if err != nil {
-				t.Fatal(err)
+			if gt, wt := typeName(gv), typeName(wv); gt != wt {
+				t.Fatalf("detail field %q is a %s, documented as a %s", k, gt, wt)
 			}
-			if g, w := keys(t, raw), keys(t, doc); strings.Join(g, ",") != strings.Join(w, ",") {
-				t.Fatalf("envelope keys %v, documented %v", g, w)
+		}
+		for _, k := range []string{"Origin", "Destination", "LifecycleTransition", "StatusCode", "state"} {
+			if wv, ok := wantDetail[k]; ok && k != "state" && k != "StatusCode" && gotDetail[k] != wv {
+				t.Fatalf("detail %s = %v, documented %v", k, gotDetail[k], wv)
 			}
-			if got.Source != want.Source || got.Version != "0" || got.Account != sim.DefaultAccountID || got.Region != sim.DefaultRegion {
-				t.Fatalf("envelope %+v does not match the documented source %q", got, want.Source)
-			}
-			if !uuid.MatchString(got.ID) || !stamp.MatchString(got.Time) {
-				t.Fatalf("id %q or time %q not in EventBridge's format", got.ID, got.Time)
-			}
-			// A launch that failed for lack of capacity has no instance, so
-			// only the group's ARN can be named.
-			if len(got.Resources) != len(want.Resources) && !(strings.Contains(want.DetailType, "Unsuccessful") && len(got.Resources) == 1) {
-				t.Fatalf("resources %v, documented %d entries", got.Resources, len(want.Resources))
-			}
-			for _, r := range got.Resources {
-				if !strings.HasPrefix(r, "arn:aws:") {
-					t.Fatalf("resource %q is not an ARN", r)
-				}
-			}
-			var gotDetail, wantDetail map[string]any
-			if err := json.Unmarshal(got.Detail, &gotDetail); err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(want.Detail, &wantDetail); err != nil {
-				t.Fatal(err)
-			}
-			gk, wk := sortedKeys(gotDetail), sortedKeys(wantDetail)
-			if strings.Join(gk, ",") != strings.Join(wk, ",") && !strings.Contains(want.DetailType, "Unsuccessful") {
-				t.Fatalf("detail fields %v, documented %v", gk, wk)
-			}
-			for k, wv := range wantDetail {
-				gv, ok := gotDetail[k]
-				if !ok {
-					t.Fatalf("detail lacks documented field %q", k)
-				}
-				if gt, wt := typeName(gv), typeName(wv); gt != wt {
-					t.Fatalf("detail field %q is a %s, documented as a %s", k, gt, wt)
-				}
-			}
-			for _, k := range []string{"Origin", "Destination", "LifecycleTransition", "StatusCode", "state"} {
-				if wv, ok := wantDetail[k]; ok && k != "state" && k != "StatusCode" && gotDetail[k] != wv {
-					t.Fatalf("detail %s = %v, documented %v", k, gotDetail[k], wv)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 func sortedKeys(m map[string]any) []string {

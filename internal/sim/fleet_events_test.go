@@ -3,10 +3,6 @@ package sim_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -136,65 +132,31 @@ func TestFleetEventsMatchDocumentedShapes(t *testing.T) {
 		}
 		byType[ev.DetailType] = ev
 	}
-	files, err := filepath.Glob("testdata/fleet-events/*.json")
-	if err != nil || len(files) != 4 {
-		t.Fatalf("documented examples: %v %v", files, err)
-	}
-	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
-	stamp := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
-	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			doc, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var want sim.Event
-			if err := json.Unmarshal(doc, &want); err != nil {
-				t.Fatal(err)
-			}
-			got, ok := byType[want.DetailType]
-			if !ok {
-				t.Fatalf("the scenario emitted no %q event", want.DetailType)
-			}
-			raw, err := json.Marshal(got)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if g, w := keys(t, raw), keys(t, doc); strings.Join(g, ",") != strings.Join(w, ",") {
-				t.Fatalf("envelope keys %v, documented %v", g, w)
-			}
-			if got.Source != want.Source || !uuid.MatchString(got.ID) || !stamp.MatchString(got.Time) || len(got.Resources) != len(want.Resources) {
-				t.Fatalf("envelope %s does not match the documented one", raw)
-			}
-			var gotDetail, wantDetail map[string]any
-			if err := json.Unmarshal(got.Detail, &gotDetail); err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(want.Detail, &wantDetail); err != nil {
-				t.Fatal(err)
-			}
-			sameFields(t, "detail", gotDetail, wantDetail, taskOnlyFields, fargateOnlyFields)
-			if want.DetailType == "ECS Deployment State Change" {
-				for _, k := range []string{"eventType", "eventName", "reason"} {
-					if gotDetail[k] != wantDetail[k] {
-						t.Fatalf("detail %s = %v, documented %v", k, gotDetail[k], wantDetail[k])
-					}
+	forDocumentedExamples(t, "testdata/fleet-events/*.json", 4, byType, func(t *testing.T, got, want sim.Event, gotDetail, wantDetail map[string]any) {
+		if len(got.Resources) != len(want.Resources) {
+			t.Fatalf("resources %v, documented %d entries", got.Resources, len(want.Resources))
+		}
+		sameFields(t, "detail", gotDetail, wantDetail, taskOnlyFields, fargateOnlyFields)
+		if want.DetailType == "ECS Deployment State Change" {
+			for _, k := range []string{"eventType", "eventName", "reason"} {
+				if gotDetail[k] != wantDetail[k] {
+					t.Fatalf("detail %s = %v, documented %v", k, gotDetail[k], wantDetail[k])
 				}
 			}
-			// One level further where the documentation shows structure.
-			for _, k := range []string{"containers", "attachments", "registeredResources", "configuration", "state", "previousState", "versionInfo"} {
-				g, w := first(gotDetail[k]), first(wantDetail[k])
-				if g == nil || w == nil {
-					continue
-				}
-				sameFields(t, "detail."+k, g, w, nil, nil)
+		}
+		// One level further where the documentation shows structure.
+		for _, k := range []string{"containers", "attachments", "registeredResources", "configuration", "state", "previousState", "versionInfo"} {
+			g, w := first(gotDetail[k]), first(wantDetail[k])
+			if g == nil || w == nil {
+				continue
 			}
-			if want.DetailType == "CloudWatch Alarm State Change" {
-				g := first(first(gotDetail["configuration"])["metrics"])
-				sameFields(t, "detail.configuration.metrics", g, first(first(wantDetail["configuration"])["metrics"]), nil, nil)
-			}
-		})
-	}
+			sameFields(t, "detail."+k, g, w, nil, nil)
+		}
+		if want.DetailType == "CloudWatch Alarm State Change" {
+			g := first(first(gotDetail["configuration"])["metrics"])
+			sameFields(t, "detail.configuration.metrics", g, first(first(wantDetail["configuration"])["metrics"]), nil, nil)
+		}
+	})
 }
 
 // first returns an object, or the first object of an array.

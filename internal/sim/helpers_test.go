@@ -2,7 +2,12 @@ package sim_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,5 +176,57 @@ func advanceUntil(t testing.TB, s *sim.Sim, limit time.Duration, what string, co
 	t.Helper()
 	if !s.RunUntil(cond, limit) {
 		t.Fatalf("%s: not reached within %s of simulated time", what, limit)
+	}
+}
+
+var (
+	eventID   = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	eventTime = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
+)
+
+// forDocumentedExamples compares, for each documented example event in the
+// files matching glob (exactly count of them, or at least one when count is
+// 0), the emitted event of the same detail type: the same envelope keys,
+// source, EventBridge's ID and time formats. check then compares the
+// details.
+func forDocumentedExamples(t *testing.T, glob string, count int, byType map[string]sim.Event, check func(t *testing.T, got, want sim.Event, gotDetail, wantDetail map[string]any)) {
+	t.Helper()
+	files, err := filepath.Glob(glob)
+	if err != nil || len(files) == 0 || (count > 0 && len(files) != count) {
+		t.Fatalf("documented examples %s: %v %v", glob, files, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			doc, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want sim.Event
+			if err := json.Unmarshal(doc, &want); err != nil {
+				t.Fatal(err)
+			}
+			got, ok := byType[want.DetailType]
+			if !ok {
+				t.Fatalf("the scenario emitted no %q event", want.DetailType)
+			}
+			raw, err := json.Marshal(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, w := keys(t, raw), keys(t, doc); strings.Join(g, ",") != strings.Join(w, ",") {
+				t.Fatalf("envelope keys %v, documented %v", g, w)
+			}
+			if got.Source != want.Source || !eventID.MatchString(got.ID) || !eventTime.MatchString(got.Time) {
+				t.Fatalf("envelope %s does not match the documented source %q or EventBridge's id and time formats", raw, want.Source)
+			}
+			var gotDetail, wantDetail map[string]any
+			if err := json.Unmarshal(got.Detail, &gotDetail); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(want.Detail, &wantDetail); err != nil {
+				t.Fatal(err)
+			}
+			check(t, got, want, gotDetail, wantDetail)
+		})
 	}
 }
