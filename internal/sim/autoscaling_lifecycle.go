@@ -7,6 +7,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+
+	"github.com/ecsplane/ecsplane/internal/events"
 )
 
 func init() {
@@ -112,20 +114,6 @@ func (g *asGroup) hooksFor(transition string) []*lifecycleHook {
 	return out
 }
 
-// lifecycleActionDetail is the detail of the "EC2 Instance-launch Lifecycle
-// Action" and "EC2 Instance-terminate Lifecycle Action" events, in the field
-// order of AWS's examples.
-type lifecycleActionDetail struct {
-	LifecycleActionToken string `json:"LifecycleActionToken"`
-	AutoScalingGroupName string `json:"AutoScalingGroupName"`
-	LifecycleHookName    string `json:"LifecycleHookName"`
-	EC2InstanceID        string `json:"EC2InstanceId"`
-	LifecycleTransition  string `json:"LifecycleTransition"`
-	NotificationMetadata string `json:"NotificationMetadata,omitempty"`
-	Origin               string `json:"Origin"`
-	Destination          string `json:"Destination"`
-}
-
 // asgWait puts an instance into a wait state on every hook for its
 // transition. All hooks are notified at once; the instance moves on when the
 // last one completes.
@@ -142,11 +130,11 @@ func (s *Sim) asgWait(g *asGroup, ai *asgInstance, state types.LifecycleState, h
 		}
 		ai.actions = append(ai.actions, a)
 		a.timer = s.after(a.deadline.Sub(s.clock.now), func() { s.lifecycleTimeout(g, ai, a) })
-		detailType, origin, dest := "EC2 Instance-launch Lifecycle Action", "EC2", "AutoScalingGroup"
+		origin, dest := "EC2", "AutoScalingGroup"
 		if h.transition == terminateTransition {
-			detailType, origin, dest = "EC2 Instance-terminate Lifecycle Action", "AutoScalingGroup", "EC2"
+			origin, dest = "AutoScalingGroup", "EC2"
 		}
-		s.emit("aws.autoscaling", detailType, []string{g.arn}, lifecycleActionDetail{
+		s.emit([]string{g.arn}, events.LifecycleAction{
 			LifecycleActionToken: a.token, AutoScalingGroupName: g.name, LifecycleHookName: h.name, EC2InstanceID: ai.id,
 			LifecycleTransition: h.transition, NotificationMetadata: h.metadata, Origin: origin, Destination: dest,
 		})

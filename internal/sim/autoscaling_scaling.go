@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+
+	"github.com/ecsplane/ecsplane/internal/events"
 )
 
 // activity is a scaling activity: one launch or termination.
@@ -38,13 +40,8 @@ func (a *activity) finish(now time.Time, status types.ScalingActivityStatusCode,
 	a.status, a.statusMessage, a.end = status, message, now
 }
 
-type activityDetails struct {
-	SubnetID         string `json:"Subnet ID,omitempty"`
-	AvailabilityZone string `json:"Availability Zone,omitempty"`
-}
-
 func (s *Sim) activityOut(g *asGroup, a *activity) types.Activity {
-	details, _ := json.Marshal(activityDetails{SubnetID: a.subnetID, AvailabilityZone: a.az})
+	details, _ := json.Marshal(events.ActivityDetails{SubnetID: a.subnetID, AvailabilityZone: a.az})
 	out := types.Activity{
 		ActivityId: aws.String(a.id), AutoScalingGroupName: aws.String(g.name), AutoScalingGroupARN: aws.String(g.arn),
 		Description: aws.String(a.description), Cause: aws.String(a.cause), StartTime: aws.Time(a.start), StatusCode: a.status,
@@ -58,24 +55,6 @@ func (s *Sim) activityOut(g *asGroup, a *activity) types.Activity {
 		out.Progress = aws.Int32(100)
 	}
 	return out
-}
-
-// activityEventDetail is the detail of the "EC2 Instance Launch/Terminate
-// Successful/Unsuccessful" events, in the field order of AWS's examples.
-type activityEventDetail struct {
-	StatusCode           string          `json:"StatusCode"`
-	Description          string          `json:"Description,omitempty"`
-	AutoScalingGroupName string          `json:"AutoScalingGroupName"`
-	ActivityID           string          `json:"ActivityId"`
-	Details              activityDetails `json:"Details"`
-	RequestID            string          `json:"RequestId"`
-	StatusMessage        string          `json:"StatusMessage"`
-	EndTime              string          `json:"EndTime"`
-	EC2InstanceID        string          `json:"EC2InstanceId"`
-	StartTime            string          `json:"StartTime"`
-	Cause                string          `json:"Cause"`
-	Origin               string          `json:"Origin"`
-	Destination          string          `json:"Destination"`
 }
 
 // emitActivity publishes an activity's outcome. AWS's events carry the status
@@ -94,12 +73,20 @@ func (s *Sim) emitActivity(g *asGroup, a *activity, detailType, status, instance
 	if end.IsZero() {
 		end = s.clock.now
 	}
-	s.emit("aws.autoscaling", detailType, resources, activityEventDetail{
+	act := events.ScalingActivity{
 		StatusCode: status, Description: a.description, AutoScalingGroupName: g.name, ActivityID: a.id,
-		Details: activityDetails{SubnetID: a.subnetID, AvailabilityZone: a.az}, RequestID: a.id, StatusMessage: a.statusMessage,
+		Details: events.ActivityDetails{SubnetID: a.subnetID, AvailabilityZone: a.az}, RequestID: a.id, StatusMessage: a.statusMessage,
 		EndTime: end.UTC().Format(eventTimeFormat), EC2InstanceID: instanceID, StartTime: a.start.UTC().Format(eventTimeFormat),
 		Cause: a.cause, Origin: origin, Destination: dest,
-	})
+	}
+	switch detailType {
+	case events.DetailTypeLaunchSuccessful:
+		s.emit(resources, events.InstanceLaunchSuccessful{ScalingActivity: act})
+	case events.DetailTypeLaunchUnsuccessful:
+		s.emit(resources, events.InstanceLaunchUnsuccessful{ScalingActivity: act})
+	case events.DetailTypeTerminateSuccessful:
+		s.emit(resources, events.InstanceTerminateSuccessful{ScalingActivity: act})
+	}
 }
 
 // asgKick schedules a scaling pass for the group after d, unless one is due

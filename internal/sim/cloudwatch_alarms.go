@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+
+	"github.com/ecsplane/ecsplane/internal/events"
 )
 
 // metricAlarm is a single-metric alarm.
@@ -320,50 +322,13 @@ func stateWord(v types.StateValue) string {
 // cwTime is CloudWatch's timestamp format in alarm events and reason data.
 func cwTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000+0000") }
 
-// alarmStateJSON is an alarm state in an "CloudWatch Alarm State Change"
-// event.
-type alarmStateJSON struct {
-	Reason     string `json:"reason"`
-	ReasonData string `json:"reasonData,omitempty"`
-	Timestamp  string `json:"timestamp"`
-	Value      string `json:"value"`
-}
-
-// alarmEventDetail is the detail of a "CloudWatch Alarm State Change" event,
-// in the documented field order.
-type alarmEventDetail struct {
-	AlarmName     string          `json:"alarmName"`
-	Configuration alarmConfigJSON `json:"configuration"`
-	PreviousState alarmStateJSON  `json:"previousState"`
-	State         alarmStateJSON  `json:"state"`
-}
-
-type alarmConfigJSON struct {
-	Description string            `json:"description,omitempty"`
-	Metrics     []alarmMetricJSON `json:"metrics"`
-}
-
-type alarmMetricJSON struct {
-	ID         string `json:"id"`
-	MetricStat struct {
-		Metric struct {
-			Dimensions map[string]string `json:"dimensions"`
-			Name       string            `json:"name"`
-			Namespace  string            `json:"namespace"`
-		} `json:"metric"`
-		Period int32  `json:"period"`
-		Stat   string `json:"stat"`
-	} `json:"metricStat"`
-	ReturnData bool `json:"returnData"`
-}
-
 // transition moves an alarm to a new state, emits its state change and runs
 // its actions.
 func (s *Sim) transition(a *metricAlarm, next types.StateValue, reason, data string) {
-	prev := alarmStateJSON{Reason: a.reason, ReasonData: a.reasonData, Timestamp: cwTime(a.stateUpdated), Value: stateWord(a.state)}
+	prev := events.AlarmState{Reason: a.reason, ReasonData: a.reasonData, Timestamp: cwTime(a.stateUpdated), Value: stateWord(a.state)}
 	changed := next != a.state
 	a.state, a.reason, a.reasonData, a.stateUpdated = next, reason, data, s.clock.now
-	m := alarmMetricJSON{ID: a.metricID, ReturnData: true}
+	m := events.AlarmMetric{ID: a.metricID, ReturnData: true}
 	m.MetricStat.Metric.Dimensions = map[string]string{}
 	for _, d := range a.dims {
 		m.MetricStat.Metric.Dimensions[aws.ToString(d.Name)] = aws.ToString(d.Value)
@@ -371,9 +336,9 @@ func (s *Sim) transition(a *metricAlarm, next types.StateValue, reason, data str
 	m.MetricStat.Metric.Name, m.MetricStat.Metric.Namespace = a.metric, a.namespace
 	m.MetricStat.Period, m.MetricStat.Stat = a.period, string(a.stat)
 	if changed {
-		s.emit("aws.cloudwatch", "CloudWatch Alarm State Change", []string{a.arn}, alarmEventDetail{
-			AlarmName: a.name, Configuration: alarmConfigJSON{Description: a.desc, Metrics: []alarmMetricJSON{m}}, PreviousState: prev,
-			State: alarmStateJSON{Reason: reason, ReasonData: data, Timestamp: cwTime(s.clock.now), Value: stateWord(next)},
+		s.emit([]string{a.arn}, events.AlarmStateChange{
+			AlarmName: a.name, Configuration: events.AlarmConfiguration{Description: a.desc, Metrics: []events.AlarmMetric{m}}, PreviousState: prev,
+			State: events.AlarmState{Reason: reason, ReasonData: data, Timestamp: cwTime(s.clock.now), Value: stateWord(next)},
 		})
 		s.log.Debug("sim_alarm_state", "alarm", a.name, "from", prev.Value, "to", next)
 		s.ecsOnAlarm(a.name)

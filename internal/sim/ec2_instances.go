@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/ecsplane/ecsplane/internal/events"
 )
 
 func init() {
@@ -165,18 +167,11 @@ func (s *Sim) setInstanceState(inst *instance, state string) {
 	s.instanceStateChanged(inst, prev)
 }
 
-// ec2StateChangeDetail is the detail of an "EC2 Instance State-change
-// Notification" event.
-type ec2StateChangeDetail struct {
-	InstanceID string `json:"instance-id"`
-	State      string `json:"state"`
-}
-
 func (s *Sim) instanceArn(id string) string { return s.arn("ec2", "instance/"+id) }
 
 func (s *Sim) instanceStateChanged(inst *instance, prev string) {
 	if prev != inst.state {
-		s.emit("aws.ec2", "EC2 Instance State-change Notification", []string{s.instanceArn(inst.id)}, ec2StateChangeDetail{InstanceID: inst.id, State: inst.state})
+		s.emit([]string{s.instanceArn(inst.id)}, events.InstanceStateChange{InstanceID: inst.id, State: inst.state})
 		s.log.Debug("sim_instance_state", "instance_id", inst.id, "from", prev, "to", inst.state)
 	}
 	for _, obs := range s.instanceObservers {

@@ -11,6 +11,7 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
+	"github.com/ecsplane/ecsplane/internal/events"
 	"github.com/ecsplane/ecsplane/internal/sim"
 )
 
@@ -98,7 +99,7 @@ func TestDeploymentAlarmCausesRollback(t *testing.T) {
 		t.Fatalf("alarm %s when the deployment failed", s)
 	}
 	evs := f.deploymentEvents(t)
-	var failed deploymentEvent
+	var failed events.DeploymentStateChange
 	for _, d := range evs {
 		if d.EventName == "SERVICE_DEPLOYMENT_FAILED" {
 			failed = d

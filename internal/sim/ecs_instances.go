@@ -11,6 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+	"github.com/ecsplane/ecsplane/internal/events"
 )
 
 func init() {
@@ -177,69 +180,32 @@ func (s *Sim) deregisterCI(ci *containerInstance, reason string) {
 func (s *Sim) ciChanged(ci *containerInstance) {
 	ci.version++
 	out := s.ciOut(ci)
-	s.emit("aws.ecs", "ECS Container Instance State Change", []string{ci.arn}, ciEventDetail{
-		AgentConnected: ci.agentConnected, Attributes: attributesJSON(out.Attributes), ClusterArn: s.ecsArn("cluster/" + ci.cluster),
-		ContainerInstanceArn: ci.arn, EC2InstanceID: ci.inst.id, RegisteredResources: resourcesJSON(out.RegisteredResources),
-		RemainingResources: resourcesJSON(out.RemainingResources), Status: ci.status, Version: ci.version,
-		VersionInfo: versionInfoJSON{AgentHash: "4023248b", AgentVersion: "1.89.2", DockerVersion: "DockerVersion: 25.0.6"},
-		UpdatedAt:   ecsTime(s.clock.now),
-	})
-}
-
-// ciEventDetail is the detail of an "ECS Container Instance State Change"
-// event, in the documented field order.
-type ciEventDetail struct {
-	AgentConnected       bool            `json:"agentConnected"`
-	Attributes           []attributeJSON `json:"attributes"`
-	ClusterArn           string          `json:"clusterArn"`
-	ContainerInstanceArn string          `json:"containerInstanceArn"`
-	EC2InstanceID        string          `json:"ec2InstanceId"`
-	RegisteredResources  []resourceJSON  `json:"registeredResources"`
-	RemainingResources   []resourceJSON  `json:"remainingResources"`
-	Status               string          `json:"status"`
-	Version              int64           `json:"version"`
-	VersionInfo          versionInfoJSON `json:"versionInfo"`
-	UpdatedAt            string          `json:"updatedAt"`
-}
-
-type attributeJSON struct {
-	Name  string `json:"name"`
-	Value string `json:"value,omitempty"`
-}
-
-type resourceJSON struct {
-	Name           string    `json:"name"`
-	Type           string    `json:"type"`
-	IntegerValue   *int32    `json:"integerValue,omitempty"`
-	StringSetValue *[]string `json:"stringSetValue,omitempty"`
-}
-
-type versionInfoJSON struct {
-	AgentHash     string `json:"agentHash"`
-	AgentVersion  string `json:"agentVersion"`
-	DockerVersion string `json:"dockerVersion"`
-}
-
-func attributesJSON(in []types.Attribute) []attributeJSON {
-	out := make([]attributeJSON, 0, len(in))
-	for _, a := range in {
-		out = append(out, attributeJSON{Name: aws.ToString(a.Name), Value: aws.ToString(a.Value)})
+	d := events.ContainerInstanceStateChange{
+		AgentConnected: ci.agentConnected, ClusterARN: s.ecsArn("cluster/" + ci.cluster),
+		ContainerInstanceARN: ci.arn, EC2InstanceID: ci.inst.id, RegisteredResources: eventResources(out.RegisteredResources),
+		RemainingResources: eventResources(out.RemainingResources), Status: ci.status, Version: int(ci.version),
+		VersionInfo: lambdaevents.ECSContainerInstanceEventVersionInfo{AgentHash: "4023248b", AgentVersion: "1.89.2", DockerVersion: "DockerVersion: 25.0.6"},
+		UpdatedAt:   s.clock.now.Truncate(time.Millisecond),
 	}
-	return out
+	for _, a := range out.Attributes {
+		d.Attributes = append(d.Attributes, lambdaevents.ECSContainerInstanceEventAttribute{Name: aws.ToString(a.Name)})
+	}
+	s.emit([]string{ci.arn}, d)
 }
 
-func resourcesJSON(in []types.Resource) []resourceJSON {
-	out := make([]resourceJSON, 0, len(in))
+// eventResources converts a container instance's resources to their event
+// form.
+func eventResources(in []types.Resource) []lambdaevents.ECSContainerInstanceEventResource {
+	out := make([]lambdaevents.ECSContainerInstanceEventResource, 0, len(in))
 	for _, r := range in {
-		j := resourceJSON{Name: aws.ToString(r.Name), Type: aws.ToString(r.Type)}
-		if j.Type == "INTEGER" {
-			v := r.IntegerValue
-			j.IntegerValue = &v
-		} else {
-			v := append([]string{}, r.StringSetValue...)
-			j.StringSetValue = &v
+		e := lambdaevents.ECSContainerInstanceEventResource{Name: aws.ToString(r.Name), Type: aws.ToString(r.Type), IntegerValue: int(r.IntegerValue)}
+		if e.Type != "INTEGER" {
+			e.StringSetValue = []*string{}
+			for _, v := range r.StringSetValue {
+				e.StringSetValue = append(e.StringSetValue, aws.String(v))
+			}
 		}
-		out = append(out, j)
+		out = append(out, e)
 	}
 	return out
 }

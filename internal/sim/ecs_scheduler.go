@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/ecsplane/ecsplane/internal/events"
 )
 
 func init() {
@@ -90,6 +92,7 @@ func (s *Sim) reconcileService(svc *ecsService) {
 				t.dep.failed = 0
 			}
 			t.healthyOnce = true
+			svc.startFailures = 0
 		}
 		if t.dep == primary && (t.ci == nil || t.ci.status == "ACTIVE") {
 			keep = append(keep, t)
@@ -142,6 +145,7 @@ func (s *Sim) reconcileService(svc *ecsService) {
 			if ci == nil && !svc.usesProviders() {
 				if msg := why.message(); msg != svc.lastPlaceFailure {
 					s.serviceEvent(svc, "%s", msg)
+					s.emitServiceAction(svc, events.ECSEventError, events.ServiceTaskPlacementFailure, why.reason)
 					svc.lastPlaceFailure = msg
 				}
 				s.serviceKick(svc, s.timings.Services.SchedulerRetry)
@@ -220,6 +224,7 @@ func (s *Sim) reconcileService(svc *ecsService) {
 		if !svc.steady {
 			svc.steady = true
 			s.serviceEvent(svc, "has reached a steady state.")
+			s.emitServiceAction(svc, events.ECSEventInfo, events.ServiceSteadyState, "")
 		}
 	}
 	if converged && primary.rollout == types.DeploymentRolloutStateCompleted && svc.azRebalancing && svc.status == "ACTIVE" &&
@@ -238,6 +243,41 @@ func (s *Sim) reconcileService(svc *ecsService) {
 		if done {
 			svc.status = "INACTIVE"
 		}
+	}
+}
+
+// emitServiceAction emits an "ECS Service Action" event for the service. The
+// scheduler emits SERVICE_STEADY_STATE when the service reaches a steady
+// state (not periodically after), SERVICE_TASK_PLACEMENT_FAILURE when the
+// reason it cannot place a task changes, and SERVICE_TASK_START_IMPAIRED once
+// per run of failed starts (taskStartFailed).
+//
+// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_service_events.html
+func (s *Sim) emitServiceAction(svc *ecsService, eventType, name, reason string) {
+	d := events.ServiceAction{EventType: eventType, EventName: name, ClusterArn: svc.cluster.arn, Reason: reason, CreatedAt: ecsTime(s.clock.now)}
+	if name == events.ServiceTaskPlacementFailure {
+		for _, it := range svc.strategy {
+			if cp, ok := s.ecs.providers[aws.ToString(it.CapacityProvider)]; ok {
+				d.CapacityProviderArns = append(d.CapacityProviderArns, cp.arn)
+			}
+		}
+	}
+	s.emit([]string{svc.arn}, d)
+}
+
+// startImpairedAfter is how many of a service's tasks in a row must fail to
+// start, or stop before turning healthy, before the scheduler reports that
+// it cannot start tasks consistently. AWS documents no number; the
+// simulator takes the circuit breaker's minimum threshold.
+const startImpairedAfter = 3
+
+// taskStartFailed counts a service task that failed to start or stopped
+// before it ever turned healthy.
+func (s *Sim) taskStartFailed(svc *ecsService) {
+	svc.startFailures++
+	if svc.startFailures == startImpairedAfter {
+		s.serviceEvent(svc, "is unable to consistently start tasks successfully.")
+		s.emitServiceAction(svc, events.ECSEventWarn, events.ServiceTaskStartImpaired, "")
 	}
 }
 

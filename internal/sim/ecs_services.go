@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/ecsplane/ecsplane/internal/events"
 )
 
 func init() {
@@ -53,6 +55,7 @@ type ecsService struct {
 	lastPlaceFailure string
 	azRebalancing    bool
 	rebalancing      *ecsTask // a task started to even out zones, until healthy
+	startFailures    int      // tasks in a row that failed to start or turn healthy
 	cpuDemand        float64
 	memDemand        float64
 }
@@ -229,19 +232,10 @@ func (s *Sim) startDeployment(svc *ecsService, td *taskDef, nc *types.NetworkCon
 	return d
 }
 
-// ecsDeploymentDetail is the detail of an "ECS Deployment State Change"
-// event, in the documented field order.
-type ecsDeploymentDetail struct {
-	EventType    string `json:"eventType"`
-	EventName    string `json:"eventName"`
-	DeploymentID string `json:"deploymentId"`
-	UpdatedAt    string `json:"updatedAt"`
-	Reason       string `json:"reason"`
-}
-
 func (s *Sim) emitDeployment(svc *ecsService, d *deployment, eventType, name, reason string) {
-	s.emit("aws.ecs", "ECS Deployment State Change", []string{svc.arn}, ecsDeploymentDetail{
-		EventType: eventType, EventName: name, DeploymentID: d.id, UpdatedAt: s.clock.now.UTC().Format(eventTimeFormat), Reason: reason,
+	s.emit([]string{svc.arn}, events.DeploymentStateChange{
+		EventType: eventType, EventName: name, ClusterArn: svc.cluster.arn, DeploymentID: d.id,
+		UpdatedAt: s.clock.now.UTC().Format(eventTimeFormat), Reason: reason,
 	})
 }
 

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/ecsplane/ecsplane/internal/events"
 )
 
 func init() {
@@ -40,11 +42,16 @@ const (
 )
 
 // FailImage makes every task started from now on with a container using
-// image (the exact image reference of the task definition) misbehave as
-// fault says. ImageHealthy removes the fault.
+// image misbehave as fault says. image is a reference as task definitions
+// give it; one that names an image pushed to the simulated ECR, by tag or by
+// digest, targets that image whichever way a task refers to it. ImageHealthy
+// removes the fault.
 func (s *Sim) FailImage(image string, fault ImageFault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if img, _ := s.resolveImage(image); img != nil {
+		image = img.digest
+	}
 	if fault == ImageHealthy {
 		delete(s.ecs.imageFaults, image)
 		return
@@ -87,6 +94,7 @@ type ecsTask struct {
 	mac           string
 	containerIDs  []string
 	runtimeIDs    []string
+	digests       []string
 	capacityName  string
 }
 
@@ -96,14 +104,38 @@ type targetRef struct {
 	port  int32
 }
 
+// taskFault is the worst fault among a task's images: injected by
+// FailImage, or a pull that must fail because the simulated ECR has the
+// repository but not the image.
 func (s *Sim) taskFault(td *taskDef) ImageFault {
 	worst := ImageHealthy
 	for _, c := range td.in.ContainerDefinitions {
-		if f, ok := s.ecs.imageFaults[aws.ToString(c.Image)]; ok && f > worst {
-			worst = f
+		ref := aws.ToString(c.Image)
+		keys := []string{ref}
+		img, inECR := s.resolveImage(ref)
+		switch {
+		case img != nil:
+			keys = append(keys, img.digest)
+		case inECR:
+			worst = max(worst, ImagePullFails)
+		}
+		for _, k := range keys {
+			if f, ok := s.ecs.imageFaults[k]; ok && f > worst {
+				worst = f
+			}
 		}
 	}
 	return worst
+}
+
+// pulledDigest is the digest a task's container reports once pulled: the
+// pushed image's when the simulated ECR has it, else one derived from the
+// reference, so the same image always has the same digest.
+func (s *Sim) pulledDigest(ref string) string {
+	if img, _ := s.resolveImage(ref); img != nil {
+		return img.digest
+	}
+	return imageDigest(ref)
 }
 
 // newTask creates a task on ci (nil while it waits for capacity) and starts
@@ -171,6 +203,9 @@ func (s *Sim) taskPending(t *ecsTask) {
 			return
 		}
 		t.pullStopped = s.clock.now
+		for _, c := range t.td.in.ContainerDefinitions {
+			t.digests = append(t.digests, s.pulledDigest(aws.ToString(c.Image)))
+		}
 		if t.fault == ImagePullFails {
 			image := aws.ToString(t.td.in.ContainerDefinitions[0].Image)
 			s.killTask(t, fmt.Sprintf("CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref %s: not found", image), types.TaskStopCodeTaskFailedToStart, false)
@@ -348,6 +383,7 @@ func (s *Sim) killTask(t *ecsTask, reason string, code types.TaskStopCode, immed
 		t.registered = nil
 	}
 	if first && t.service != nil && t.dep != nil && !t.healthyOnce && (code == types.TaskStopCodeTaskFailedToStart || code == types.TaskStopCodeEssentialContainerExited) {
+		s.taskStartFailed(t.service)
 		s.deploymentTaskFailed(t.service, t.dep)
 	}
 	if immediate || t.ci == nil {
@@ -390,79 +426,11 @@ func (s *Sim) failTaskHealth(t *ecsTask, reason string) {
 	if t.service != nil {
 		s.serviceEvent(t.service, "has stopped 1 running tasks: (task %s).", t.id)
 		if t.dep != nil && !t.healthyOnce {
+			s.taskStartFailed(t.service)
 			defer s.deploymentTaskFailed(t.service, t.dep)
 		}
 	}
 	s.stopTask(t, reason, types.TaskStopCodeServiceSchedulerInitiated)
-}
-
-// taskEventDetail is the detail of an "ECS Task State Change" event, in the
-// documented field order.
-type taskEventDetail struct {
-	Attachments          []attachmentJSON `json:"attachments"`
-	AvailabilityZone     string           `json:"availabilityZone,omitempty"`
-	ClusterArn           string           `json:"clusterArn"`
-	ContainerInstanceArn string           `json:"containerInstanceArn,omitempty"`
-	Containers           []containerJSON  `json:"containers"`
-	CreatedAt            string           `json:"createdAt"`
-	LaunchType           string           `json:"launchType"`
-	CPU                  string           `json:"cpu"`
-	Memory               string           `json:"memory"`
-	DesiredStatus        string           `json:"desiredStatus"`
-	Group                string           `json:"group"`
-	LastStatus           string           `json:"lastStatus"`
-	Overrides            overridesJSON    `json:"overrides"`
-	Connectivity         string           `json:"connectivity,omitempty"`
-	ConnectivityAt       string           `json:"connectivityAt,omitempty"`
-	PullStartedAt        string           `json:"pullStartedAt,omitempty"`
-	StartedAt            string           `json:"startedAt,omitempty"`
-	StartedBy            string           `json:"startedBy,omitempty"`
-	StoppingAt           string           `json:"stoppingAt,omitempty"`
-	StoppedAt            string           `json:"stoppedAt,omitempty"`
-	StoppedReason        string           `json:"stoppedReason,omitempty"`
-	StopCode             string           `json:"stopCode,omitempty"`
-	PullStoppedAt        string           `json:"pullStoppedAt,omitempty"`
-	UpdatedAt            string           `json:"updatedAt"`
-	TaskArn              string           `json:"taskArn"`
-	TaskDefinitionArn    string           `json:"taskDefinitionArn"`
-	Version              int64            `json:"version"`
-}
-
-type attachmentJSON struct {
-	ID      string         `json:"id"`
-	Type    string         `json:"type"`
-	Status  string         `json:"status"`
-	Details []keyValueJSON `json:"details"`
-}
-
-type keyValueJSON struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
-type containerJSON struct {
-	ContainerArn      string          `json:"containerArn"`
-	LastStatus        string          `json:"lastStatus"`
-	Name              string          `json:"name"`
-	Image             string          `json:"image"`
-	ImageDigest       string          `json:"imageDigest,omitempty"`
-	RuntimeID         string          `json:"runtimeId,omitempty"`
-	TaskArn           string          `json:"taskArn"`
-	NetworkInterfaces []networkIfJSON `json:"networkInterfaces"`
-	CPU               string          `json:"cpu"`
-	ExitCode          *int32          `json:"exitCode,omitempty"`
-	Reason            string          `json:"reason,omitempty"`
-}
-
-type networkIfJSON struct {
-	AttachmentID       string `json:"attachmentId"`
-	PrivateIpv4Address string `json:"privateIpv4Address"`
-}
-
-type overridesJSON struct {
-	ContainerOverrides []struct {
-		Name string `json:"name"`
-	} `json:"containerOverrides"`
 }
 
 func isoOrEmpty(t time.Time) string {
@@ -476,8 +444,8 @@ func isoOrEmpty(t time.Time) string {
 func (s *Sim) taskChanged(t *ecsTask) {
 	t.version++
 	out := s.taskOut(t)
-	d := taskEventDetail{
-		Attachments: []attachmentJSON{}, AvailabilityZone: t.az, ClusterArn: aws.ToString(out.ClusterArn),
+	d := events.TaskStateChange{
+		Attachments: []events.TaskAttachment{}, AvailabilityZone: t.az, ClusterArn: aws.ToString(out.ClusterArn),
 		ContainerInstanceArn: aws.ToString(out.ContainerInstanceArn), CreatedAt: ecsTime(t.createdAt), LaunchType: string(out.LaunchType),
 		CPU: aws.ToString(out.Cpu), Memory: aws.ToString(out.Memory), DesiredStatus: t.desiredStatus, Group: t.group,
 		LastStatus: t.lastStatus, Connectivity: string(out.Connectivity), ConnectivityAt: isoOrEmpty(t.connectivity),
@@ -485,32 +453,30 @@ func (s *Sim) taskChanged(t *ecsTask) {
 		StoppingAt: isoOrEmpty(t.stoppingAt), StoppedAt: isoOrEmpty(t.stoppedAt), StoppedReason: t.stopReason, StopCode: string(t.stopCode),
 		PullStoppedAt: isoOrEmpty(t.pullStopped), UpdatedAt: ecsTime(s.clock.now), TaskArn: t.arn, TaskDefinitionArn: t.td.arn, Version: t.version,
 	}
-	d.Overrides.ContainerOverrides = make([]struct {
-		Name string `json:"name"`
-	}, len(out.Containers))
+	d.Overrides.ContainerOverrides = make([]events.ContainerOverride, len(out.Containers))
 	for _, a := range out.Attachments {
 		// Events name the attachment type eni where DescribeTasks says
 		// ElasticNetworkInterface.
-		aj := attachmentJSON{ID: aws.ToString(a.Id), Type: "eni", Status: aws.ToString(a.Status), Details: []keyValueJSON{}}
+		aj := events.TaskAttachment{ID: aws.ToString(a.Id), Type: "eni", Status: aws.ToString(a.Status), Details: []events.KeyValuePair{}}
 		for _, kv := range a.Details {
-			aj.Details = append(aj.Details, keyValueJSON{Name: aws.ToString(kv.Name), Value: aws.ToString(kv.Value)})
+			aj.Details = append(aj.Details, events.KeyValuePair{Name: aws.ToString(kv.Name), Value: aws.ToString(kv.Value)})
 		}
 		d.Attachments = append(d.Attachments, aj)
 	}
 	for i, c := range out.Containers {
 		d.Overrides.ContainerOverrides[i].Name = aws.ToString(c.Name)
-		cj := containerJSON{
+		cj := events.TaskContainer{
 			ContainerArn: aws.ToString(c.ContainerArn), LastStatus: aws.ToString(c.LastStatus), Name: aws.ToString(c.Name),
 			Image: aws.ToString(c.Image), ImageDigest: aws.ToString(c.ImageDigest), RuntimeID: aws.ToString(c.RuntimeId),
-			TaskArn: t.arn, NetworkInterfaces: []networkIfJSON{}, CPU: aws.ToString(c.Cpu),
+			TaskArn: t.arn, NetworkInterfaces: []events.TaskNetworkInterface{}, CPU: aws.ToString(c.Cpu),
 			ExitCode: c.ExitCode, Reason: aws.ToString(c.Reason),
 		}
 		for _, ni := range c.NetworkInterfaces {
-			cj.NetworkInterfaces = append(cj.NetworkInterfaces, networkIfJSON{AttachmentID: aws.ToString(ni.AttachmentId), PrivateIpv4Address: aws.ToString(ni.PrivateIpv4Address)})
+			cj.NetworkInterfaces = append(cj.NetworkInterfaces, events.TaskNetworkInterface{AttachmentID: aws.ToString(ni.AttachmentId), PrivateIpv4Address: aws.ToString(ni.PrivateIpv4Address)})
 		}
 		d.Containers = append(d.Containers, cj)
 	}
-	s.emit("aws.ecs", "ECS Task State Change", []string{t.arn}, d)
+	s.emit([]string{t.arn}, d)
 	s.log.Debug("sim_task_state", "task", t.id, "last_status", t.lastStatus, "desired_status", t.desiredStatus)
 }
 
@@ -599,8 +565,8 @@ func (s *Sim) taskOut(t *ecsTask) types.Task {
 			LastStatus: aws.String(status), TaskArn: aws.String(t.arn), Cpu: aws.String(fmt.Sprint(cd.Cpu)), NetworkInterfaces: nis,
 			HealthStatus: types.HealthStatusUnknown, NetworkBindings: []types.NetworkBinding{},
 		}
-		if !t.pullStopped.IsZero() {
-			c.ImageDigest = aws.String(imageDigest(aws.ToString(cd.Image)))
+		if i < len(t.digests) {
+			c.ImageDigest = aws.String(t.digests[i])
 		}
 		if !t.startedAt.IsZero() {
 			c.RuntimeId = aws.String(t.runtimeIDs[i])

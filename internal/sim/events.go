@@ -4,35 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"sync"
+	"time"
+
+	"github.com/ecsplane/ecsplane/internal/events"
 )
 
 // eventTimeFormat is EventBridge's time format: UTC to the second.
 const eventTimeFormat = "2006-01-02T15:04:05Z"
 
-// Event is an EventBridge event as AWS delivers it: the envelope fields and a
-// service-specific detail, serialized with the same field names and order as
-// the examples in AWS's documentation.
-type Event struct {
-	// Version is the envelope version, always "0".
-	Version string `json:"version"`
-	// ID is the event's unique ID, a UUID.
-	ID string `json:"id"`
-	// DetailType names the kind of event, such as "EC2 Instance-launch
-	// Lifecycle Action".
-	DetailType string `json:"detail-type"`
-	// Source is the emitting service, such as "aws.autoscaling".
-	Source string `json:"source"`
-	// Account is the simulated account ID.
-	Account string `json:"account"`
-	// Time is the virtual time of the event, in UTC to the second.
-	Time string `json:"time"`
-	// Region is the simulated region.
-	Region string `json:"region"`
-	// Resources lists the ARNs of the resources involved.
-	Resources []string `json:"resources"`
-	// Detail is the service-specific payload.
-	Detail json.RawMessage `json:"detail"`
-}
+// Event is an EventBridge event as AWS delivers it: aws-lambda-go's envelope
+// with the detail as JSON, serialized with the same field names and order as
+// the examples in AWS's documentation. internal/events parses it.
+type Event = events.Envelope
 
 // bus keeps the event log and feeds subscribers. The log is guarded by
 // Sim.mu; the subscriber list has its own lock so that delivery never waits
@@ -45,28 +28,16 @@ type bus struct {
 }
 
 // emit appends an event to the log and queues it for every subscriber. The
-// caller holds Sim.mu. detail is marshalled as is, so detail types must be
-// structs (fixed field order) rather than maps.
-func (s *Sim) emit(source, detailType string, resources []string, detail any) {
+// caller holds Sim.mu. The detail's type names the event's source and detail
+// type, so what the simulator emits is what internal/events parses.
+func (s *Sim) emit(resources []string, detail events.Detail) {
 	raw, err := json.Marshal(detail)
 	if err != nil {
-		s.log.Error("sim_event_marshal_failed", "detail_type", detailType, "error", err)
+		s.log.Error("sim_event_marshal_failed", "detail_type", detail.EventDetailType(), "error", err)
 		return
 	}
-	if resources == nil {
-		resources = []string{}
-	}
-	ev := Event{
-		Version:    "0",
-		ID:         s.newUUID(),
-		DetailType: detailType,
-		Source:     source,
-		Account:    s.account,
-		Time:       s.clock.now.UTC().Format(eventTimeFormat),
-		Region:     s.region,
-		Resources:  resources,
-		Detail:     raw,
-	}
+	ev := events.New(s.newUUID(), s.account, s.region, s.clock.now.Truncate(time.Second), resources, detail).Envelope
+	ev.Detail = raw
 	s.bus.log = append(s.bus.log, ev)
 	s.bus.subMu.Lock()
 	for _, sub := range s.bus.subs {

@@ -3,6 +3,8 @@ package sim_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	"github.com/ecsplane/ecsplane/internal/events"
 	"github.com/ecsplane/ecsplane/internal/sim"
 )
 
@@ -26,6 +29,7 @@ func fleetScenario(t testing.TB, seed uint64) *fleet {
 	f := newFleet(t, fleetOpts{seed: seed, instances: 4})
 	ctx := context.Background()
 	f.putAlarm(t, "web-latency", "AWS/ApplicationELB", "TargetResponseTime", 1, 1, 1)
+	f.pushImages(t, "v1", "v2", "bad")
 	f.createService(t, serviceOpts{name: "web", desired: 4, minHealthy: 50, max: 200, breaker: true})
 	f.waitSteady(t, "web", 10*time.Minute)
 	if err := f.sim.SetTraffic(f.lb, 20); err != nil {
@@ -79,6 +83,9 @@ func fleetScenario(t testing.TB, seed uint64) *fleet {
 		}
 	}
 	f.sim.Advance(5 * time.Minute)
+	// More tasks than the instances can hold.
+	f.createService(t, serviceOpts{name: "batch", desired: 40, minHealthy: 100, max: 200, noLoadBalancer: true})
+	f.sim.Advance(time.Minute)
 	return f
 }
 
@@ -105,43 +112,28 @@ func TestFleetSameSeedGivesByteIdenticalEventLogs(t *testing.T) {
 }
 
 // taskOnlyFields are Task fields an EC2 task's event carries that the
-// documented (Fargate) example does not; fargateOnlyFields the reverse.
+// documented (Fargate) example does not; fargateOnlyFields the reverse,
+// with the capacity providers a service without any does not name.
 var (
 	taskOnlyFields    = []string{"containerInstanceArn", "startedBy", "stoppingAt", "stoppedAt", "stoppedReason", "stopCode", "executionStoppedAt"}
-	fargateOnlyFields = []string{"platformVersion"}
+	fargateOnlyFields = []string{"platformVersion", "capacityProviderArns"}
 )
 
 func TestFleetEventsMatchDocumentedShapes(t *testing.T) {
 	f := fleetScenario(t, 9)
-	// The richest event of each type: for tasks one that is running, so
-	// that every documented field has a value.
-	byType := map[string]sim.Event{}
-	for _, ev := range f.sim.Events() {
-		if _, ok := byType[ev.DetailType]; ok {
-			continue
-		}
-		if ev.DetailType == "ECS Task State Change" && !bytes.Contains(ev.Detail, []byte(`"lastStatus":"RUNNING"`)) {
-			continue
-		}
-		if ev.DetailType == "CloudWatch Alarm State Change" && !bytes.Contains(ev.Detail, []byte(`"value":"ALARM"`)) {
-			continue
-		}
-		// The documented deployment example is the circuit breaker's verdict.
-		if ev.DetailType == "ECS Deployment State Change" && !bytes.Contains(ev.Detail, []byte(`"SERVICE_DEPLOYMENT_FAILED"`)) {
-			continue
-		}
-		byType[ev.DetailType] = ev
-	}
-	forDocumentedExamples(t, "testdata/fleet-events/*.json", 4, byType, func(t *testing.T, got, want sim.Event, gotDetail, wantDetail map[string]any) {
+	check := func(t *testing.T, got, want sim.Event, gotDetail, wantDetail map[string]any) {
 		if len(got.Resources) != len(want.Resources) {
 			t.Fatalf("resources %v, documented %d entries", got.Resources, len(want.Resources))
 		}
 		sameFields(t, "detail", gotDetail, wantDetail, taskOnlyFields, fargateOnlyFields)
-		if want.DetailType == "ECS Deployment State Change" {
-			for _, k := range []string{"eventType", "eventName", "reason"} {
-				if gotDetail[k] != wantDetail[k] {
-					t.Fatalf("detail %s = %v, documented %v", k, gotDetail[k], wantDetail[k])
-				}
+		switch want.DetailType {
+		case events.DetailTypeECSDeploymentStateChange:
+			if gotDetail["eventType"] != wantDetail["eventType"] || deploymentReason(gotDetail) != deploymentReason(wantDetail) {
+				t.Fatalf("detail %v, documented %v", gotDetail, wantDetail)
+			}
+		case events.DetailTypeECSServiceAction:
+			if gotDetail["eventType"] != wantDetail["eventType"] {
+				t.Fatalf("detail %v, documented %v", gotDetail, wantDetail)
 			}
 		}
 		// One level further where the documentation shows structure.
@@ -152,11 +144,28 @@ func TestFleetEventsMatchDocumentedShapes(t *testing.T) {
 			}
 			sameFields(t, "detail."+k, g, w, nil, nil)
 		}
-		if want.DetailType == "CloudWatch Alarm State Change" {
+		if want.DetailType == events.DetailTypeAlarmStateChange {
 			g := first(first(gotDetail["configuration"])["metrics"])
 			sameFields(t, "detail.configuration.metrics", g, first(first(wantDetail["configuration"])["metrics"]), nil, nil)
 		}
-	})
+	}
+	emitted := f.sim.Events()
+	forDocumentedExamples(t, "../../events/ecs-*.json", 9, emitted, check)
+	forDocumentedExamples(t, "../../events/cloudwatch-*.json", 2, emitted, check)
+	forDocumentedExamples(t, "../../events/ecr-*.json", 1, emitted, check)
+}
+
+var deploymentIDs = regexp.MustCompile(`ecs-svc/\d+`)
+
+// deploymentReason is a deployment event's reason with deployment IDs
+// blanked, and a failure's reduced to what detected it (the circuit breaker
+// or alarms): the text after that names what happened.
+func deploymentReason(d map[string]any) string {
+	r := deploymentIDs.ReplaceAllString(fmt.Sprint(d["reason"]), "ID")
+	if d["eventName"] == events.DeploymentFailed {
+		r, _, _ = strings.Cut(r, ":")
+	}
+	return r
 }
 
 // first returns an object, or the first object of an array.

@@ -16,6 +16,7 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -24,6 +25,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
+	"github.com/ecsplane/ecsplane/internal/events"
 	"github.com/ecsplane/ecsplane/internal/sim"
 )
 
@@ -36,6 +38,7 @@ type fleet struct {
 	elb      *elb.Client
 	cw       *cloudwatch.Client
 	aas      *aas.Client
+	ecr      *ecr.Client
 	net      network
 	lb, tg   string
 	listener string
@@ -60,7 +63,7 @@ func newFleet(t testing.TB, o fleetOpts) *fleet {
 	t.Helper()
 	e := newEnv(t, sim.Options{Seed: o.seed})
 	cfg := e.sim.Config()
-	f := &fleet{env: e, ecs: ecs.NewFromConfig(cfg), elb: elb.NewFromConfig(cfg), cw: queryCloudWatch(cfg), aas: aas.NewFromConfig(cfg)}
+	f := &fleet{env: e, ecs: ecs.NewFromConfig(cfg), elb: elb.NewFromConfig(cfg), cw: queryCloudWatch(cfg), aas: aas.NewFromConfig(cfg), ecr: ecr.NewFromConfig(cfg)}
 	f.net = e.network(t)
 	ctx := context.Background()
 	userData := base64.StdEncoding.EncodeToString([]byte("#!/bin/bash\necho ECS_CLUSTER=" + fleetCluster + " >> /etc/ecs/ecs.config\n"))
@@ -310,28 +313,25 @@ func (f *fleet) healthyTargets(t testing.TB, tg string) int {
 }
 
 // deploymentEvents returns the detail of every ECS Deployment State Change
-// event so far.
-func (f *fleet) deploymentEvents(t testing.TB) []deploymentEvent {
+// event so far, parsed as a rollout handler parses them.
+func (f *fleet) deploymentEvents(t testing.TB) []events.DeploymentStateChange {
 	t.Helper()
-	var out []deploymentEvent
+	var out []events.DeploymentStateChange
 	for _, ev := range f.sim.Events() {
-		if ev.DetailType != "ECS Deployment State Change" {
+		if ev.DetailType != events.DetailTypeECSDeploymentStateChange {
 			continue
 		}
-		var d deploymentEvent
-		if err := json.Unmarshal(ev.Detail, &d); err != nil {
+		raw, err := json.Marshal(ev)
+		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, d)
+		parsed, err := events.ParseDeploymentStateChange(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, parsed.Detail)
 	}
 	return out
-}
-
-type deploymentEvent struct {
-	EventType    string `json:"eventType"`
-	EventName    string `json:"eventName"`
-	DeploymentID string `json:"deploymentId"`
-	Reason       string `json:"reason"`
 }
 
 func (f *fleet) hasDeploymentEvent(t testing.TB, name string) bool {
@@ -347,7 +347,7 @@ func (f *fleet) hasDeploymentEvent(t testing.TB, name string) bool {
 func (f *fleet) putAlarm(t testing.TB, name, namespace, metric string, threshold float64, evals, toAlarm int32) {
 	t.Helper()
 	if _, err := f.cw.PutMetricAlarm(context.Background(), &cloudwatch.PutMetricAlarmInput{
-		AlarmName: aws.String(name), Namespace: aws.String(namespace), MetricName: aws.String(metric), Statistic: "Average",
+		AlarmName: aws.String(name), AlarmDescription: aws.String(name + " is above " + fmt.Sprint(threshold)), Namespace: aws.String(namespace), MetricName: aws.String(metric), Statistic: "Average",
 		Period: aws.Int32(60), EvaluationPeriods: aws.Int32(evals), DatapointsToAlarm: aws.Int32(toAlarm), Threshold: aws.Float64(threshold),
 		ComparisonOperator: "GreaterThanThreshold", TreatMissingData: aws.String("notBreaching"),
 	}); err != nil {
@@ -374,6 +374,24 @@ func (f *fleet) putMetric(t testing.TB, namespace, metric string, v float64) {
 	}); err != nil {
 		t.Fatalf("PutMetricData: %v", err)
 	}
+}
+
+// pushImages creates the web repository in the simulated ECR and pushes
+// each tag to it, so fleetImage and its siblings resolve to pushed images.
+func (f *fleet) pushImages(t testing.TB, tags ...string) map[string]string {
+	t.Helper()
+	if _, err := f.ecr.CreateRepository(context.Background(), &ecr.CreateRepositoryInput{RepositoryName: aws.String("web")}); err != nil && errCode(err) != "RepositoryAlreadyExistsException" {
+		t.Fatalf("CreateRepository: %v", err)
+	}
+	digests := map[string]string{}
+	for _, tag := range tags {
+		d, err := f.sim.PushImage("web", tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests[tag] = d
+	}
+	return digests
 }
 
 func zoneCounts(tasks []ecstypes.Task) map[string]int {

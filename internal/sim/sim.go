@@ -123,6 +123,7 @@ type Sim struct {
 	elb *elbState
 	cw  *cwState
 	aas *aasState
+	ecr *ecrState
 
 	instanceObservers []func(inst *instance, prevState string)
 }
