@@ -1,93 +1,13 @@
 package sim
 
 import (
-	"encoding/json"
 	"sort"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
-
-	"github.com/ecsplane/ecsplane/internal/events"
 )
-
-// activity is a scaling activity: one launch or termination.
-type activity struct {
-	seq           uint64
-	id            string
-	description   string
-	cause         string
-	subnetID, az  string
-	status        types.ScalingActivityStatusCode
-	statusMessage string
-	start, end    time.Time
-}
-
-func (s *Sim) newActivity(g *asGroup, description, cause, subnetID, az string) *activity {
-	s.asg.seq++
-	a := &activity{seq: s.asg.seq, id: s.newUUID(), description: description, cause: cause, subnetID: subnetID, az: az, status: types.ScalingActivityStatusCodeInProgress, start: s.clock.now}
-	g.activities = append(g.activities, a)
-	// AWS keeps six weeks of activities; the simulator keeps the most recent
-	// ones, which is all a caller can page through in practice.
-	if len(g.activities) > 1000 {
-		g.activities = g.activities[len(g.activities)-1000:]
-	}
-	return a
-}
-
-func (a *activity) finish(now time.Time, status types.ScalingActivityStatusCode, message string) {
-	a.status, a.statusMessage, a.end = status, message, now
-}
-
-func (s *Sim) activityOut(g *asGroup, a *activity) types.Activity {
-	details, _ := json.Marshal(events.ActivityDetails{SubnetID: a.subnetID, AvailabilityZone: a.az})
-	out := types.Activity{
-		ActivityId: aws.String(a.id), AutoScalingGroupName: aws.String(g.name), AutoScalingGroupARN: aws.String(g.arn),
-		Description: aws.String(a.description), Cause: aws.String(a.cause), StartTime: aws.Time(a.start), StatusCode: a.status,
-		Details: aws.String(string(details)), Progress: aws.Int32(0),
-	}
-	if a.statusMessage != "" {
-		out.StatusMessage = aws.String(a.statusMessage)
-	}
-	if !a.end.IsZero() {
-		out.EndTime = aws.Time(a.end)
-		out.Progress = aws.Int32(100)
-	}
-	return out
-}
-
-// emitActivity publishes an activity's outcome. AWS's events carry the status
-// the activity had while the event was prepared, which for the successful
-// ones is InProgress.
-func (s *Sim) emitActivity(g *asGroup, a *activity, detailType, status, instanceID string, launching bool) {
-	resources := []string{g.arn}
-	if instanceID != "" {
-		resources = append(resources, s.instanceArn(instanceID))
-	}
-	origin, dest := "EC2", "AutoScalingGroup"
-	if !launching {
-		origin, dest = dest, origin
-	}
-	end := a.end
-	if end.IsZero() {
-		end = s.clock.now
-	}
-	act := events.ScalingActivity{
-		StatusCode: status, Description: a.description, AutoScalingGroupName: g.name, ActivityID: a.id,
-		Details: events.ActivityDetails{SubnetID: a.subnetID, AvailabilityZone: a.az}, RequestID: a.id, StatusMessage: a.statusMessage,
-		EndTime: end.UTC().Format(eventTimeFormat), EC2InstanceID: instanceID, StartTime: a.start.UTC().Format(eventTimeFormat),
-		Cause: a.cause, Origin: origin, Destination: dest,
-	}
-	switch detailType {
-	case events.DetailTypeLaunchSuccessful:
-		s.emit(resources, events.InstanceLaunchSuccessful{ScalingActivity: act})
-	case events.DetailTypeLaunchUnsuccessful:
-		s.emit(resources, events.InstanceLaunchUnsuccessful{ScalingActivity: act})
-	case events.DetailTypeTerminateSuccessful:
-		s.emit(resources, events.InstanceTerminateSuccessful{ScalingActivity: act})
-	}
-}
 
 // asgKick schedules a scaling pass for the group after d, unless one is due
 // sooner.
@@ -441,88 +361,6 @@ func (s *Sim) asgRebalance(g *asGroup) {
 	s.asgLaunch(g, 1, cause, lo)
 	if len(g.instances) == before {
 		s.asgKick(g, s.timings.LaunchRetry)
-	}
-}
-
-// asgOnInstance reacts to EC2 instance changes for instances in a group.
-func (s *Sim) asgOnInstance(inst *instance, prev string) {
-	if inst.asgName == "" {
-		return
-	}
-	g, ok := s.asg.groups[inst.asgName]
-	if !ok {
-		return
-	}
-	ai, ok := g.instances[inst.id]
-	if !ok {
-		return
-	}
-	switch {
-	case inst.state == stateRunning && prev == statePending:
-		if ai.state == types.LifecycleStatePendingProceed || (ai.state == types.LifecycleStatePending && len(ai.actions) == 0) {
-			s.asgInService(g, ai)
-		}
-	case inst.state == stateTerminated:
-		if ai.state == types.LifecycleStateTerminatingProceed {
-			s.asgTerminated(g, ai)
-			return
-		}
-		s.asgScheduleHealthCheck(g)
-	case inst.impairedBy != impairedNone || inst.state == stateShuttingDown:
-		s.asgScheduleHealthCheck(g)
-	}
-}
-
-// asgScheduleHealthCheck makes the group look at its instances' health after
-// the detection delay.
-func (s *Sim) asgScheduleHealthCheck(g *asGroup) {
-	if g.healthCheck != nil && !g.healthCheck.stopped {
-		return
-	}
-	g.healthCheck = s.after(s.timings.HealthCheckDetection, func() {
-		g.healthCheck = nil
-		s.asgCheckHealth(g)
-	})
-}
-
-// asgCheckHealth applies the EC2 health check: an instance that is no longer
-// running is unhealthy at once; one whose status checks fail is unhealthy
-// once its grace period has passed. Unhealthy instances are replaced.
-func (s *Sim) asgCheckHealth(g *asGroup) {
-	if _, ok := s.asg.groups[g.name]; !ok || g.deleting || g.suspendedProcess("HealthCheck") {
-		return
-	}
-	recheck, replaced := false, false
-	for _, ai := range g.activeInstances() {
-		inst, ok := s.ec2.instances[ai.id]
-		var reason string
-		switch {
-		case !ok || (inst.state != statePending && inst.state != stateRunning):
-			// An instance that is gone is unhealthy whatever its group
-			// state, even while a launch hook holds it.
-			reason = "an instance was taken out of service in response to an EC2 health check indicating it has been terminated or stopped."
-		case inst.impairedBy != impairedNone:
-			// Failed status checks count only for an instance in service
-			// and past its grace period; look again later for the others.
-			if s.inGrace(g, ai) {
-				recheck = true
-				continue
-			}
-			reason = "an instance was taken out of service in response to an EC2 instance status checks failure."
-		default:
-			continue
-		}
-		ai.health = "Unhealthy"
-		if !g.suspendedProcess("ReplaceUnhealthy") {
-			s.asgBeginTerminate(g, ai, s.causef("%s", reason))
-			replaced = true
-		}
-	}
-	if recheck {
-		s.asgScheduleHealthCheck(g)
-	}
-	if replaced {
-		s.asgKick(g, s.timings.ScalingReaction)
 	}
 }
 
