@@ -190,49 +190,147 @@ type bucket struct {
 	present bool
 }
 
-// evaluateAlarm evaluates an alarm over its last evaluation periods, as
-// CloudWatch does each minute: M periods, of which N must breach to alarm.
-// Missing periods follow the alarm's treatment of missing data.
+// evaluationRangeExtra is how many periods beyond its evaluation periods an
+// alarm looks back for datapoints. CloudWatch retrieves "a higher number of
+// data points than the number specified as Evaluation Periods" without
+// giving the number; the simulator takes two more, as the documentation's
+// example (3 evaluation periods, 5 datapoints) shows.
+const evaluationRangeExtra = 2
+
+// evaluateAlarm evaluates an alarm as CloudWatch does each minute, over its
+// evaluation range: N evaluation periods, of which M must breach to alarm,
+// with missing datapoints treated as the alarm says.
 func (s *Sim) evaluateAlarm(a *metricAlarm) {
 	period := time.Duration(a.period) * time.Second
 	end := s.clock.now.Truncate(period)
 	ser := s.cw.series[metricKey(a.namespace, a.metric, a.dims)]
-	buckets := make([]bucket, a.evalPeriods)
-	present := 0
+	n := int(a.evalPeriods) + evaluationRangeExtra
+	buckets := make([]bucket, n)
+	points := make([]datapointClass, n)
 	for i := range buckets {
-		from := end.Add(-time.Duration(int(a.evalPeriods)-i) * period)
+		from := end.Add(-time.Duration(n-i) * period)
 		buckets[i].start = from
 		if ser != nil {
 			buckets[i].value, buckets[i].samples, buckets[i].present = ser.stat(from, from.Add(period), a.stat)
 		}
-		if buckets[i].present {
-			present++
-		}
-	}
-	breaching := 0
-	for _, b := range buckets {
 		switch {
-		case b.present && a.breaches(b.value):
-			breaching++
-		case !b.present && a.treatMissing == "breaching":
-			breaching++
+		case !buckets[i].present:
+			points[i] = pointMissing
+		case a.breaches(buckets[i].value):
+			points[i] = pointBreaching
+		default:
+			points[i] = pointOK
 		}
 	}
-	next := types.StateValueOk
-	switch {
-	case breaching >= int(a.toAlarm):
-		next = types.StateValueAlarm
-	case present == 0 && a.treatMissing == "missing":
-		next = types.StateValueInsufficientData
-	case present == 0 && a.treatMissing == "ignore":
-		next = a.state
-	}
+	next := alarmStateFor(points, int(a.evalPeriods), int(a.toAlarm), a.treatMissing, a.state)
 	if next == a.state {
 		s.repeatActions(a)
 		return
 	}
-	reason, data := s.thresholdReason(a, buckets, breaching, next)
+	evaluated := buckets[n-int(a.evalPeriods):]
+	breaching := 0
+	for _, p := range points[n-int(a.evalPeriods):] {
+		if p == pointBreaching {
+			breaching++
+		}
+	}
+	reason, data := s.thresholdReason(a, evaluated, breaching, next)
 	s.transition(a, next, reason, data)
+}
+
+// datapointClass is what one period of an alarm's evaluation range holds.
+type datapointClass int8
+
+const (
+	pointMissing datapointClass = iota
+	pointOK
+	pointBreaching
+)
+
+// alarmStateFor decides an alarm's state from its evaluation range (oldest
+// first), its evaluation periods n, its datapoints to alarm m, its treatment
+// of missing data and its current state, following "How alarm state is
+// evaluated when data is missing":
+//
+//   - With at least n real datapoints in the range, the most recent n decide
+//     and the treatment of missing data does not matter.
+//   - With none, missing goes to INSUFFICIENT_DATA, ignore keeps the state,
+//     breaching alarms and notBreaching is OK.
+//   - Otherwise the missing datapoints are filled as few times as needed:
+//     breaching and notBreaching fill them as their names say; missing and
+//     ignore change the state only when no filling could change the outcome,
+//     except that missing alarms early when the oldest breaching datapoint of
+//     the last n periods is at least m periods old and every later one is
+//     breaching or missing ("Avoiding premature transitions to alarm state").
+//
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#CloudWatch-alarms-avoiding-premature-transition
+func alarmStateFor(points []datapointClass, n, m int, treat string, current types.StateValue) types.StateValue {
+	var real []datapointClass
+	for _, p := range points {
+		if p != pointMissing {
+			real = append(real, p)
+		}
+	}
+	count := func(ps []datapointClass) int {
+		c := 0
+		for _, p := range ps {
+			if p == pointBreaching {
+				c++
+			}
+		}
+		return c
+	}
+	verdict := func(alarm bool) types.StateValue {
+		if alarm {
+			return types.StateValueAlarm
+		}
+		return types.StateValueOk
+	}
+	if len(real) >= n {
+		return verdict(count(real[len(real)-n:]) >= m)
+	}
+	if len(real) == 0 {
+		switch treat {
+		case "missing":
+			return types.StateValueInsufficientData
+		case "ignore":
+			return current
+		}
+		return verdict(treat == "breaching")
+	}
+	breached, fill := count(real), n-len(real)
+	switch {
+	case treat == "breaching":
+		return verdict(breached+fill >= m)
+	case treat == "notBreaching", breached >= m:
+		return verdict(breached >= m)
+	case breached+fill < m:
+		return types.StateValueOk
+	case treat == "missing" && prematureAlarm(points[max(len(points)-n, 0):], m):
+		return types.StateValueAlarm
+	}
+	return current
+}
+
+// prematureAlarm reports whether the oldest breaching datapoint of window
+// (the last evaluation periods, oldest first) is at least m periods old with
+// only breaching or missing datapoints after it.
+func prematureAlarm(window []datapointClass, m int) bool {
+	for i, p := range window {
+		if p == pointBreaching {
+			if len(window)-i < m {
+				return false
+			}
+			for _, later := range window[i+1:] {
+				if later == pointOK {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return false
 }
 
 func (a *metricAlarm) breaches(v float64) bool {

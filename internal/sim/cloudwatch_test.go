@@ -34,7 +34,7 @@ func TestAlarmChangesStateOnlyAfterItsEvaluationPeriods(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFleet(t, fleetOpts{seed: 31, instances: 0})
-			f.putAlarm(t, "cpu", "Web", "CPU", 50, tc.evals, tc.toAlarm)
+			f.putAlarm(t, "cpu", "Web", "CPU", 50, tc.evals, tc.toAlarm, "notBreaching")
 			// Start on a minute boundary with the alarm OK.
 			advanceUntil(t, f.sim, 3*time.Minute, "alarm OK", func() bool { return f.alarmState(t, "cpu") == "OK" })
 			f.sim.Advance(f.sim.Now().Truncate(time.Minute).Add(time.Minute).Sub(f.sim.Now()))
@@ -52,9 +52,56 @@ func TestAlarmChangesStateOnlyAfterItsEvaluationPeriods(t *testing.T) {
 	}
 }
 
+// TestAlarmWhenTheMetricStops publishes a breaching datapoint for 5
+// minutes, then nothing, to a 3-of-3 alarm with each treatment of missing
+// data. With an evaluation range of 5 periods, j minutes after the metric
+// stops the range still holds 5-j real datapoints; the expected states follow
+// the rules of "How alarm state is evaluated when data is missing", worked by
+// hand for that count.
+//
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html
+func TestAlarmWhenTheMetricStops(t *testing.T) {
+	for _, tc := range []struct {
+		treat string
+		// after is the state 1 to 6 minutes after the last datapoint.
+		after []string
+	}{
+		// 4 and 3 real datapoints still decide alone; with 2, 1 and 0 the
+		// missing ones count as within the threshold.
+		{"notBreaching", []string{"ALARM", "ALARM", "OK", "OK", "OK", "OK"}},
+		{"breaching", []string{"ALARM", "ALARM", "ALARM", "ALARM", "ALARM", "ALARM"}},
+		// Filling could go either way, so the state is kept, also once
+		// every datapoint is missing.
+		{"ignore", []string{"ALARM", "ALARM", "ALARM", "ALARM", "ALARM", "ALARM"}},
+		// Kept while any real datapoint is in the range, then
+		// INSUFFICIENT_DATA: the alarm does not return to OK.
+		{"missing", []string{"ALARM", "ALARM", "ALARM", "ALARM", "INSUFFICIENT_DATA", "INSUFFICIENT_DATA"}},
+	} {
+		t.Run(tc.treat, func(t *testing.T) {
+			f := newFleet(t, fleetOpts{seed: 37, instances: 0})
+			f.putAlarm(t, "cpu", "Web", "CPU", 50, 3, 3, tc.treat)
+			f.sim.Advance(f.sim.Now().Truncate(time.Minute).Add(time.Minute).Sub(f.sim.Now()))
+			for range 5 {
+				f.sim.Advance(30 * time.Second)
+				f.putMetric(t, "Web", "CPU", 90)
+				f.sim.Advance(30 * time.Second)
+			}
+			if got := f.alarmState(t, "cpu"); got != "ALARM" {
+				t.Fatalf("after 5 breaching minutes the alarm is %s", got)
+			}
+			for j, want := range tc.after {
+				f.sim.Advance(time.Minute)
+				if got := f.alarmState(t, "cpu"); got != want {
+					t.Fatalf("%d minutes after the metric stopped the alarm is %s, want %s", j+1, got, want)
+				}
+			}
+		})
+	}
+}
+
 func TestAlarmStateChangeEventCarriesTheEvaluation(t *testing.T) {
 	f := newFleet(t, fleetOpts{seed: 32, instances: 0})
-	f.putAlarm(t, "cpu", "Web", "CPU", 50, 1, 1)
+	f.putAlarm(t, "cpu", "Web", "CPU", 50, 1, 1, "notBreaching")
 	advanceUntil(t, f.sim, 3*time.Minute, "alarm OK", func() bool { return f.alarmState(t, "cpu") == "OK" })
 	f.putMetric(t, "Web", "CPU", 75)
 	advanceUntil(t, f.sim, 2*time.Minute, "alarm", func() bool { return f.alarmState(t, "cpu") == "ALARM" })

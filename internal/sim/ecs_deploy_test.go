@@ -84,7 +84,7 @@ func TestBadImageTripsCircuitBreakerAndRollsBack(t *testing.T) {
 func TestDeploymentAlarmCausesRollback(t *testing.T) {
 	f := newFleet(t, fleetOpts{seed: 12, instances: 4})
 	v1 := f.td
-	f.putAlarm(t, "web-errors", "Web", "Errors", 5, 1, 1)
+	f.putAlarm(t, "web-errors", "Web", "Errors", 5, 1, 1, "notBreaching")
 	f.createService(t, serviceOpts{name: "web", desired: 2, minHealthy: 100, max: 200, alarms: []string{"web-errors"}})
 	f.waitSteady(t, "web", 10*time.Minute)
 	advanceUntil(t, f.sim, 2*time.Minute, "alarm evaluated OK", func() bool { return f.alarmState(t, "web-errors") == "OK" })

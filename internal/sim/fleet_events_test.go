@@ -28,7 +28,7 @@ func fleetScenario(t testing.TB, seed uint64) *fleet {
 	t.Helper()
 	f := newFleet(t, fleetOpts{seed: seed, instances: 4})
 	ctx := context.Background()
-	f.putAlarm(t, "web-latency", "AWS/ApplicationELB", "TargetResponseTime", 1, 1, 1)
+	f.putAlarm(t, "web-latency", "AWS/ApplicationELB", "TargetResponseTime", 1, 1, 1, "notBreaching")
 	f.pushImages(t, "v1", "v2", "bad")
 	f.createService(t, serviceOpts{name: "web", desired: 4, minHealthy: 50, max: 200, breaker: true})
 	f.waitSteady(t, "web", 10*time.Minute)

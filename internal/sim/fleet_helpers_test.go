@@ -344,12 +344,14 @@ func (f *fleet) hasDeploymentEvent(t testing.TB, name string) bool {
 	return false
 }
 
-func (f *fleet) putAlarm(t testing.TB, name, namespace, metric string, threshold float64, evals, toAlarm int32) {
+// putAlarm creates an alarm on an Average above threshold over one-minute
+// periods, treating missing data as treat.
+func (f *fleet) putAlarm(t testing.TB, name, namespace, metric string, threshold float64, evals, toAlarm int32, treat string) {
 	t.Helper()
 	if _, err := f.cw.PutMetricAlarm(context.Background(), &cloudwatch.PutMetricAlarmInput{
 		AlarmName: aws.String(name), AlarmDescription: aws.String(name + " is above " + fmt.Sprint(threshold)), Namespace: aws.String(namespace), MetricName: aws.String(metric), Statistic: "Average",
 		Period: aws.Int32(60), EvaluationPeriods: aws.Int32(evals), DatapointsToAlarm: aws.Int32(toAlarm), Threshold: aws.Float64(threshold),
-		ComparisonOperator: "GreaterThanThreshold", TreatMissingData: aws.String("notBreaching"),
+		ComparisonOperator: "GreaterThanThreshold", TreatMissingData: aws.String(treat),
 	}); err != nil {
 		t.Fatalf("PutMetricAlarm: %v", err)
 	}
