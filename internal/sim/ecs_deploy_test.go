@@ -21,13 +21,15 @@ func TestBadImageTripsCircuitBreakerAndRollsBack(t *testing.T) {
 		fault     sim.ImageFault
 		desired   int32
 		threshold int32
+		// cause is what the reason says happened to the tasks.
+		cause string
 	}{
 		// The threshold is half the desired count, at least 3 and at most
 		// 200: 4 tasks give 3, 10 give 5.
-		{"exits", sim.ImageExits, 4, 3},
-		{"pull fails", sim.ImagePullFails, 4, 3},
-		{"unhealthy", sim.ImageUnhealthy, 4, 3},
-		{"exits ten", sim.ImageExits, 10, 5},
+		{"exits", sim.ImageExits, 4, 3, "exited"},
+		{"pull fails", sim.ImagePullFails, 4, 3, "failed to start"},
+		{"unhealthy", sim.ImageUnhealthy, 4, 3, "failed health checks"},
+		{"exits ten", sim.ImageExits, 10, 5, "exited"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFleet(t, fleetOpts{seed: 11, instances: 4})
@@ -52,7 +54,7 @@ func TestBadImageTripsCircuitBreakerAndRollsBack(t *testing.T) {
 			if failedAt.FailedTasks != tc.threshold {
 				t.Fatalf("deployment failed after %d failed tasks, want the threshold %d", failedAt.FailedTasks, tc.threshold)
 			}
-			if !strings.HasPrefix(aws.ToString(failedAt.RolloutStateReason), "ECS deployment circuit breaker") {
+			if r := aws.ToString(failedAt.RolloutStateReason); !strings.HasPrefix(r, "ECS deployment circuit breaker: ") || !strings.Contains(r, tc.cause) {
 				t.Fatalf("rollout state reason %q", aws.ToString(failedAt.RolloutStateReason))
 			}
 			svc := f.service(t, "web")
@@ -298,5 +300,26 @@ func TestFailedFirstDeploymentStopsLaunching(t *testing.T) {
 	}
 	if f.hasDeploymentEvent(t, "SERVICE_DEPLOYMENT_COMPLETED") {
 		t.Fatal("a failed first deployment reported completion")
+	}
+}
+
+func TestDescribeServicesEchoesTheWholeCircuitBreaker(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 18, instances: 0})
+	cb := &ecstypes.DeploymentCircuitBreaker{
+		Enable: true, Rollback: true, ResetOnHealthyTask: aws.Bool(false),
+		ThresholdConfiguration: &ecstypes.ThresholdConfiguration{Type: ecstypes.ThresholdTypeCount, Value: 7},
+	}
+	if _, err := f.ecs.CreateService(context.Background(), &ecs.CreateServiceInput{
+		Cluster: aws.String(fleetCluster), ServiceName: aws.String("web"), TaskDefinition: aws.String(f.td), DesiredCount: aws.Int32(0),
+		LaunchType:              ecstypes.LaunchTypeEc2,
+		NetworkConfiguration:    &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{Subnets: f.net.subnets}},
+		DeploymentConfiguration: &ecstypes.DeploymentConfiguration{DeploymentCircuitBreaker: cb},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := f.service(t, "web").DeploymentConfiguration.DeploymentCircuitBreaker
+	if got == nil || !got.Enable || !got.Rollback || got.ResetOnHealthyTask == nil || *got.ResetOnHealthyTask ||
+		got.ThresholdConfiguration == nil || got.ThresholdConfiguration.Type != ecstypes.ThresholdTypeCount || got.ThresholdConfiguration.Value != 7 {
+		t.Fatalf("DescribeServices echoes the circuit breaker as %s, want %s", describe(got), describe(cb))
 	}
 }

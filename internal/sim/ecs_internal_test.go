@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 )
 
@@ -29,6 +31,49 @@ func TestCircuitBreakerThreshold(t *testing.T) {
 		if got := circuitBreakerThreshold(cb, tc.desired); got != tc.want {
 			t.Errorf("threshold for %d tasks (%+v) = %d, want %d", tc.desired, tc.conf, got, tc.want)
 		}
+	}
+}
+
+// TestCircuitBreakerCountsFailuresUntilAHealthyTask follows the breaker's
+// API reference: the failure count trips the deployment at the threshold,
+// and "a task that reaches a healthy state resets the failure count to 0"
+// unless resetOnHealthyTask is false; "the default is true". Each sequence
+// is task outcomes in order: F a failed task, H one that turned healthy.
+//
+// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentCircuitBreaker.html
+func TestCircuitBreakerCountsFailuresUntilAHealthyTask(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		reset    *bool
+		sequence string
+		// trippedAt is the 1-based position of the outcome that fails the
+		// deployment, 0 for never.
+		trippedAt int
+	}{
+		{"consecutive failures", nil, "F F F", 3},
+		{"healthy task resets by default", nil, "F F H F F H F F", 0},
+		{"healthy task resets when asked", aws.Bool(true), "F F H F F", 0},
+		{"no reset when told not to", aws.Bool(false), "F F H F", 4},
+		{"a reset only postpones", nil, "F F H F F F", 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// 4 desired tasks: the threshold is the minimum, 3.
+			cb := types.DeploymentCircuitBreaker{Enable: true, ResetOnHealthyTask: tc.reset}
+			d := &deployment{}
+			got := 0
+			for i, o := range strings.Fields(tc.sequence) {
+				if o == "H" {
+					d.taskTurnedHealthy(cb)
+					continue
+				}
+				if d.countFailure(cb, 4) && got == 0 {
+					got = i + 1
+				}
+			}
+			if got != tc.trippedAt {
+				t.Fatalf("tripped at outcome %d, want %d", got, tc.trippedAt)
+			}
+		})
 	}
 }
 

@@ -88,8 +88,8 @@ func (s *Sim) reconcileService(svc *ecsService) {
 		live++
 		if s.taskHealthy(t) {
 			healthy++
-			if !t.healthyOnce && t.dep != nil && svc.breaker.ResetOnHealthyTask != nil && *svc.breaker.ResetOnHealthyTask {
-				t.dep.failed = 0
+			if !t.healthyOnce && t.dep != nil {
+				t.dep.taskTurnedHealthy(svc.breaker)
 			}
 			t.healthyOnce = true
 			svc.startFailures = 0
@@ -353,21 +353,70 @@ func (s *Sim) completeDeployment(svc *ecsService, d *deployment) {
 	s.emitDeployment(svc, d, "INFO", "SERVICE_DEPLOYMENT_COMPLETED", d.reason)
 }
 
+// taskFailure is how a deployment's task failed, for the circuit breaker's
+// reason.
+type taskFailure int
+
+const (
+	// failedToStart: the task never reached RUNNING (its image did not
+	// pull, say).
+	failedToStart taskFailure = iota
+	// exitedEarly: its essential container exited before the task turned
+	// healthy.
+	exitedEarly
+	// failedHealthChecks: it ran but failed its load balancer or container
+	// health checks.
+	failedHealthChecks
+)
+
+// breakerReason is the deployment's rollout state reason when the circuit
+// breaker fails it, and the short form the service event uses. ECS documents
+// "task failed to start."; the other two texts are the simulator's own, for
+// what AWS's stage 2 (health checks) and an exit after starting report.
+//
+// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-circuit-breaker.html
+func (f taskFailure) breakerReason() (reason, short string) {
+	switch f {
+	case exitedEarly:
+		return "ECS deployment circuit breaker: task exited before it turned healthy.", "tasks exited before they turned healthy"
+	case failedHealthChecks:
+		return "ECS deployment circuit breaker: task failed health checks.", "tasks failed health checks"
+	}
+	return "ECS deployment circuit breaker: task failed to start.", "tasks failed to start"
+}
+
+// countFailure adds a failed task to the deployment's circuit-breaker count
+// and reports whether the count has reached the threshold for desired tasks.
+func (d *deployment) countFailure(cb types.DeploymentCircuitBreaker, desired int32) bool {
+	d.failed++
+	return cb.Enable && d.failed >= circuitBreakerThreshold(cb, desired)
+}
+
+// taskTurnedHealthy resets the deployment's failure count when one of its
+// tasks turns healthy, unless the breaker says not to: "When set to true, a
+// task that reaches a healthy state resets the failure count to 0. [...] The
+// default is true."
+//
+// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentCircuitBreaker.html
+func (d *deployment) taskTurnedHealthy(cb types.DeploymentCircuitBreaker) {
+	if cb.ResetOnHealthyTask == nil || *cb.ResetOnHealthyTask {
+		d.failed = 0
+	}
+}
+
 // deploymentTaskFailed counts a task of d that failed to start or to become
 // healthy, and trips the circuit breaker at its threshold.
-func (s *Sim) deploymentTaskFailed(svc *ecsService, d *deployment) {
+func (s *Sim) deploymentTaskFailed(svc *ecsService, d *deployment, how taskFailure) {
 	// Failures after the verdict (tasks of a failed deployment dying while
 	// it is rolled back) no longer count.
 	if d.rollout != types.DeploymentRolloutStateInProgress {
 		return
 	}
-	d.failed++
 	d.updatedAt = s.clock.now
-	if !svc.breaker.Enable || d != svc.deployments[0] {
-		return
-	}
-	if d.failed >= circuitBreakerThreshold(svc.breaker, svc.desired) {
-		s.failDeployment(svc, d, "ECS deployment circuit breaker: task failed to start.", "tasks failed to start", svc.breaker.Rollback, "ECS deployment circuit breaker: rolling back to deploymentId ")
+	if d.countFailure(svc.breaker, svc.desired) && d == svc.deployments[0] {
+		d.breakerTripped = true
+		reason, short := how.breakerReason()
+		s.failDeployment(svc, d, reason, short, svc.breaker.Rollback, "ECS deployment circuit breaker: rolling back to deploymentId ")
 	}
 }
 
@@ -419,6 +468,7 @@ func (s *Sim) checkDeploymentAlarms(svc *ecsService) {
 		return
 	}
 	reason := fmt.Sprintf("ECS deployment alarms: %s in ALARM state.", strings.Join(firing, ", "))
+	d.alarmsTripped = firing
 	s.failDeployment(svc, d, reason, "alarm detected", svc.alarms.Rollback, "ECS deployment alarms: rolling back to deploymentId ")
 }
 

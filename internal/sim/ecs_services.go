@@ -73,6 +73,9 @@ type deployment struct {
 	reason     string
 	bakeUntil  time.Time
 	rollbackOf string
+	// breakerTripped and alarmsTripped record what failed the deployment.
+	breakerTripped bool
+	alarmsTripped  []string
 }
 
 func (s *Sim) newDeploymentID() string {
@@ -430,6 +433,20 @@ func (s *Sim) deploymentOut(svc *ecsService, d *deployment) types.Deployment {
 	return out
 }
 
+// breakerOut echoes a circuit breaker configuration as it was given, its
+// threshold configuration and reset choice included.
+func breakerOut(cb types.DeploymentCircuitBreaker) *types.DeploymentCircuitBreaker {
+	out := cb
+	if cb.ThresholdConfiguration != nil {
+		tc := *cb.ThresholdConfiguration
+		out.ThresholdConfiguration = &tc
+	}
+	if cb.ResetOnHealthyTask != nil {
+		out.ResetOnHealthyTask = aws.Bool(*cb.ResetOnHealthyTask)
+	}
+	return &out
+}
+
 func (s *Sim) serviceOut(svc *ecsService, withTags bool) *types.Service {
 	out := &types.Service{
 		ServiceArn: aws.String(svc.arn), ServiceName: aws.String(svc.name), ClusterArn: aws.String(svc.cluster.arn),
@@ -443,7 +460,7 @@ func (s *Sim) serviceOut(svc *ecsService, withTags bool) *types.Service {
 		RoleArn:                     aws.String(s.arn("iam", "role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS")),
 		DeploymentConfiguration: &types.DeploymentConfiguration{
 			MinimumHealthyPercent: aws.Int32(svc.minHealthy), MaximumPercent: aws.Int32(svc.maxPercent),
-			DeploymentCircuitBreaker: &types.DeploymentCircuitBreaker{Enable: svc.breaker.Enable, Rollback: svc.breaker.Rollback},
+			DeploymentCircuitBreaker: breakerOut(svc.breaker),
 			Alarms:                   svc.alarms,
 		},
 	}

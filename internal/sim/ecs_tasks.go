@@ -384,7 +384,11 @@ func (s *Sim) killTask(t *ecsTask, reason string, code types.TaskStopCode, immed
 	}
 	if first && t.service != nil && t.dep != nil && !t.healthyOnce && (code == types.TaskStopCodeTaskFailedToStart || code == types.TaskStopCodeEssentialContainerExited) {
 		s.taskStartFailed(t.service)
-		s.deploymentTaskFailed(t.service, t.dep)
+		how := failedToStart
+		if code == types.TaskStopCodeEssentialContainerExited {
+			how = exitedEarly
+		}
+		s.deploymentTaskFailed(t.service, t.dep, how)
 	}
 	if immediate || t.ci == nil {
 		s.taskStopped(t)
@@ -427,7 +431,7 @@ func (s *Sim) failTaskHealth(t *ecsTask, reason string) {
 		s.serviceEvent(t.service, "has stopped 1 running tasks: (task %s).", t.id)
 		if t.dep != nil && !t.healthyOnce {
 			s.taskStartFailed(t.service)
-			defer s.deploymentTaskFailed(t.service, t.dep)
+			defer s.deploymentTaskFailed(t.service, t.dep, failedHealthChecks)
 		}
 	}
 	s.stopTask(t, reason, types.TaskStopCodeServiceSchedulerInitiated)
