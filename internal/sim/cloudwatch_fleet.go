@@ -92,11 +92,18 @@ func (s *Sim) publishFleetMetrics() {
 	}
 }
 
-// publishLBMetrics reports a load balancer's target health per zone and
-// its traffic: requests go to healthy targets outside shifted-away zones,
-// or to every target when none is healthy (fail open); requests to
-// unhealthy targets fail with 5xx, and with no target the load balancer
-// answers 503.
+// publishLBMetrics reports a load balancer's target health per zone and its
+// traffic. Requests go to healthy targets outside shifted-away zones; when a
+// group has no healthy target the load balancer routes to all of its targets
+// whatever their health (fail open), and with no target at all it answers
+// 503 itself. What a target cannot answer the load balancer answers: 502
+// when nothing accepts the connection, 504 when nothing answers in time;
+// those count as HTTPCode_ELB_5XX_Count (and HTTPCode_ELB_502/503/504_Count),
+// and only 5xx responses from targets count as HTTPCode_Target_5XX_Count.
+//
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-troubleshooting.html
 func (s *Sim) publishLBMetrics(lb *loadBalancer, ts time.Time, svcCPU map[*ecsService]float64) {
 	lbDim := lbDimension(lb.arn)
 	zones := s.lbZones(lb)
@@ -117,12 +124,13 @@ func (s *Sim) publishLBMetrics(lb *loadBalancer, ts time.Time, svcCPU map[*ecsSe
 		break
 	}
 	requests := lb.rps * metricsInterval.Seconds()
-	var lb5xx, target5xx, latencySum, served float64
+	var elb502, elb503, elb504, target5xx, latencySum, served float64
 	byZone := map[string]float64{}
 	for _, tg := range sortedBySeq(s.elb.targetGroups, func(tg *targetGroup) uint64 { return tg.seq }) {
 		if !containsString(s.tgLoadBalancers(tg), lb.arn) {
 			continue
 		}
+		tg.requests = map[string]float64{}
 		tgDim := "targetgroup/" + tg.name + "/" + lastSegment(tg.arn)
 		healthyByZone, unhealthyByZone := map[string]int{}, map[string]int{}
 		var routable, all []*target
@@ -163,20 +171,28 @@ func (s *Sim) publishLBMetrics(lb *loadBalancer, ts time.Time, svcCPU map[*ecsSe
 			routable = all
 		}
 		if len(routable) == 0 {
-			lb5xx += share
+			elb503 += share
 			continue
 		}
 		per := share / float64(len(routable))
 		var tg5xx float64
 		for _, t := range routable {
 			byZone[t.az] += per
-			ok, _, _ := s.probe(tg, t)
-			if !ok {
+			tg.requests[t.id] += per
+			a, flaky, extra := s.targetAnswer(tg, t)
+			switch a {
+			case answerError:
 				tg5xx += per
-				continue
+			case answerRefused:
+				elb502 += per
+			case answerTimeout:
+				elb504 += per
+			default:
+				elb504 += per * flaky
+				ok := per * (1 - flaky)
+				latencySum += ok * (s.targetLatency(t, svcCPU) + extra.Seconds())
+				served += ok
 			}
-			latencySum += per * s.targetLatency(t, svcCPU)
-			served += per
 		}
 		target5xx += tg5xx
 		s.putValue("AWS/ApplicationELB", "RequestCount", d, ts, share)
@@ -191,15 +207,41 @@ func (s *Sim) publishLBMetrics(lb *loadBalancer, ts time.Time, svcCPU map[*ecsSe
 			s.putValue("AWS/ApplicationELB", "RequestCount", dims("AvailabilityZone", z, "LoadBalancer", lbDim), ts, byZone[z])
 		}
 	}
-	if lb5xx > 0 {
-		s.putValue("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", d, ts, lb5xx)
-	}
-	if target5xx > 0 {
-		s.putValue("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", d, ts, target5xx)
+	// Like CloudWatch, the load balancer reports a count metric only for a
+	// minute in which it counted something.
+	for _, m := range []struct {
+		name string
+		v    float64
+	}{
+		{"HTTPCode_ELB_5XX_Count", elb502 + elb503 + elb504}, {"HTTPCode_ELB_502_Count", elb502}, {"HTTPCode_ELB_503_Count", elb503},
+		{"HTTPCode_ELB_504_Count", elb504}, {"HTTPCode_Target_5XX_Count", target5xx},
+	} {
+		if m.v > 0 {
+			s.putValue("AWS/ApplicationELB", m.name, d, ts, m.v)
+		}
 	}
 	if served > 0 {
 		s.putValue("AWS/ApplicationELB", "TargetResponseTime", d, ts, latencySum/served)
 	}
+}
+
+// TargetRequests returns how many requests each target of a group received
+// in the last minute the load balancers reported, by target ID: the healthy
+// targets, or every target when none is healthy.
+func (s *Sim) TargetRequests(targetGroupArn string) (map[string]float64, error) {
+	var out map[string]float64
+	err := s.lockedRun(func() error {
+		tg, err := s.findTG(targetGroupArn)
+		if err != nil {
+			return fmt.Errorf("reading the traffic of %s: %w", targetGroupArn, err)
+		}
+		out = map[string]float64{}
+		for k, v := range tg.requests {
+			out[k] = v
+		}
+		return nil
+	})
+	return out, err
 }
 
 // targetLatency models a target's response time: 20 ms, growing once its

@@ -269,30 +269,9 @@ func TestFleetMetricsReflectTheFleet(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	lbDim := f.lb[strings.Index(f.lb, ":loadbalancer/")+len(":loadbalancer/"):]
-	tgDim := "targetgroup/" + f.tg[strings.Index(f.tg, ":targetgroup/")+len(":targetgroup/"):]
-	// last returns the metric's value for the minute that just ended.
+	lbDim, tgDim := f.lbDim(), tgDimension(f.tg)
 	last := func(ns, name string, stat cwtypes.Statistic, kv ...string) (float64, bool) {
-		var d []cwtypes.Dimension
-		for i := 0; i < len(kv); i += 2 {
-			d = append(d, cwtypes.Dimension{Name: aws.String(kv[i]), Value: aws.String(kv[i+1])})
-		}
-		end := f.sim.Now().Truncate(time.Minute)
-		out, err := f.cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{
-			Namespace: aws.String(ns), MetricName: aws.String(name), Dimensions: d, Statistics: []cwtypes.Statistic{stat},
-			StartTime: aws.Time(end.Add(-time.Minute)), EndTime: aws.Time(end), Period: aws.Int32(60),
-		})
-		if err != nil {
-			t.Fatalf("GetMetricStatistics %s: %v", name, err)
-		}
-		if len(out.Datapoints) == 0 {
-			return 0, false
-		}
-		dp := out.Datapoints[0]
-		if stat == cwtypes.StatisticSum {
-			return aws.ToFloat64(dp.Sum), true
-		}
-		return aws.ToFloat64(dp.Average), true
+		return f.lastMinute(t, ns, name, stat, kv...)
 	}
 	f.sim.Advance(f.sim.Now().Truncate(time.Minute).Add(2 * time.Minute).Sub(f.sim.Now()))
 	for _, z := range f.net.zones {

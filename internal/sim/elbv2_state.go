@@ -66,6 +66,8 @@ type targetGroup struct {
 	attrs      map[string]string
 	targets    map[string]*target
 	created    time.Time
+	// requests are what each target received in the last reported minute.
+	requests map[string]float64
 }
 
 // healthCheck is a target group's health check configuration.

@@ -325,8 +325,7 @@ func (s *Sim) elbRegister(tgArn, id string, port int32, az string) error {
 }
 
 // scheduleCheck runs a target's next health check one interval from now.
-// The first check comes one interval after registration, so a target turns
-// healthy after the healthy threshold times the interval.
+// The first check comes one interval after registration.
 func (s *Sim) scheduleCheck(tg *targetGroup, t *target) {
 	t.check = s.after(time.Duration(tg.hc.interval)*time.Second, func() {
 		if tg.targets[targetKey(t.id, t.port)] != t || t.state == types.TargetHealthStateEnumDraining {
@@ -337,54 +336,102 @@ func (s *Sim) scheduleCheck(tg *targetGroup, t *target) {
 	})
 }
 
-// probe answers one health check request to a target.
-func (s *Sim) probe(tg *targetGroup, t *target) (ok bool, reason types.TargetHealthReasonEnum, desc string) {
-	timeout := func() (bool, types.TargetHealthReasonEnum, string) {
-		return false, types.TargetHealthReasonEnumTimeout, "Request timed out"
-	}
-	if !tg.hc.enabled {
-		return true, "", ""
-	}
+// answer is how a target answers a request or health check.
+type answer int
+
+const (
+	// answerOK: the target responds with a success code.
+	answerOK answer = iota
+	// answerError: the target responds, with a 5xx code.
+	answerError
+	// answerRefused: the host is up but nothing accepts the connection;
+	// the load balancer answers 502.
+	answerRefused
+	// answerTimeout: nothing answers in time; the load balancer answers
+	// 504.
+	answerTimeout
+)
+
+// targetAnswer is how a target answers, before any gray failure of its
+// zone: flaky is the fraction of requests and checks that time out there,
+// latency what the zone adds to each response.
+func (s *Sim) targetAnswer(tg *targetGroup, t *target) (a answer, flaky float64, latency time.Duration) {
+	deg := s.faults.degraded[t.az]
 	if tg.targetType == types.TargetTypeEnumIp {
 		for _, task := range s.ecs.sortedTasks() {
 			if !task.ip.IsValid() || task.ip.String() != t.id || task.lastStatus == "STOPPED" {
 				continue
 			}
-			if task.lastStatus != "RUNNING" || task.ci == nil || !task.ci.inst.serving() {
-				return timeout()
+			switch {
+			case task.ci == nil || !task.ci.inst.serving():
+				return answerTimeout, 0, 0
+			case task.lastStatus != "RUNNING" && task.lastStatus != "DEACTIVATING":
+				return answerRefused, 0, 0
+			case task.fault == ImageUnhealthy:
+				return answerError, deg.Failures, deg.Latency
 			}
-			if task.fault == ImageUnhealthy {
-				return false, types.TargetHealthReasonEnumResponseCodeMismatch, "Health checks failed with these codes: [502]"
-			}
-			return true, "", ""
+			return answerOK, deg.Failures, deg.Latency
 		}
 		for _, inst := range s.ec2.sortedInstances() {
 			if inst.privateIP.String() == t.id {
 				if inst.serving() {
-					return true, "", ""
+					return answerOK, deg.Failures, deg.Latency
 				}
-				return timeout()
+				return answerTimeout, 0, 0
 			}
 		}
-		return timeout()
+		return answerTimeout, 0, 0
 	}
 	if inst, ok := s.ec2.instances[t.id]; ok && inst.serving() {
-		return true, "", ""
+		return answerOK, deg.Failures, deg.Latency
 	}
-	return timeout()
+	return answerTimeout, 0, 0
 }
 
-// healthCheck runs one health check and applies the thresholds.
+// probe answers one health check request to a target. A check in a zone
+// with a gray failure times out with the zone's failure fraction, and always
+// when the zone's latency reaches the check's timeout.
+func (s *Sim) probe(tg *targetGroup, t *target) (ok bool, reason types.TargetHealthReasonEnum, desc string) {
+	if !tg.hc.enabled {
+		return true, "", ""
+	}
+	a, flaky, latency := s.targetAnswer(tg, t)
+	if a == answerOK || a == answerError {
+		if latency >= time.Duration(tg.hc.timeout)*time.Second || (flaky > 0 && s.grayRng.Float64() < flaky) {
+			a = answerTimeout
+		}
+	}
+	switch a {
+	case answerError:
+		return false, types.TargetHealthReasonEnumResponseCodeMismatch, "Health checks failed with these codes: [502]"
+	case answerRefused:
+		return false, types.TargetHealthReasonEnumFailedHealthChecks, "Health checks failed"
+	case answerTimeout:
+		return false, types.TargetHealthReasonEnumTimeout, "Request timed out"
+	}
+	return true, "", ""
+}
+
+// healthCheck runs one health check and applies the thresholds. A newly
+// registered target turns healthy after passing one check; the healthy
+// threshold applies to a target that was unhealthy, and the unhealthy
+// threshold to failing ones: "After you register a target, it must pass one
+// health check to be considered healthy." HealthyThresholdCount is "the
+// number of consecutive successful health checks required before considering
+// an unhealthy target healthy".
+//
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html
 func (s *Sim) healthCheck(tg *targetGroup, t *target) {
 	ok, reason, desc := s.probe(tg, t)
 	prev := t.state
 	if ok {
 		t.successes++
 		t.failures = 0
-		if t.state != types.TargetHealthStateEnumHealthy && t.successes >= tg.hc.healthy {
+		switch {
+		case t.state == types.TargetHealthStateEnumInitial:
 			t.state, t.reason, t.desc = types.TargetHealthStateEnumHealthy, "", ""
-		} else if t.state == types.TargetHealthStateEnumInitial {
-			t.reason, t.desc = types.TargetHealthReasonEnumInitialHealthChecking, "Initial health checks in progress"
+		case t.state != types.TargetHealthStateEnumHealthy && t.successes >= tg.hc.healthy:
+			t.state, t.reason, t.desc = types.TargetHealthStateEnumHealthy, "", ""
 		}
 	} else {
 		t.failures++

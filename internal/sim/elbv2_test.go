@@ -36,15 +36,21 @@ func registerInstanceTarget(t *testing.T, f *fleet) (tg, id string, at time.Time
 	return tg, id, f.sim.Now()
 }
 
-func TestTargetHealthyOnlyAfterThresholdTimesInterval(t *testing.T) {
+// TestTargetHealthThresholds follows the ALB's health check documentation:
+// "After you register a target, it must pass one health check to be
+// considered healthy"; the unhealthy threshold of failed checks makes it
+// unhealthy, and the healthy threshold of passing checks (3 here, checked
+// every 10 s) makes an unhealthy target healthy again.
+//
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html
+func TestTargetHealthThresholds(t *testing.T) {
 	f := newFleet(t, fleetOpts{seed: 21, instances: 2})
 	tg, id, registered := registerInstanceTarget(t, f)
-	// healthy threshold 3 × interval 10 s
-	const wantHealthy = 30 * time.Second
+	state := func() elbtypes.TargetHealthStateEnum { return f.targets(t, tg)[0].TargetHealth.State }
 	var states []string
 	var healthyAt time.Time
 	advanceUntil(t, f.sim, 5*time.Minute, "target healthy", func() bool {
-		st := f.targets(t, tg)[0].TargetHealth.State
+		st := state()
 		if len(states) == 0 || states[len(states)-1] != string(st) {
 			states = append(states, string(st))
 		}
@@ -54,31 +60,41 @@ func TestTargetHealthyOnlyAfterThresholdTimesInterval(t *testing.T) {
 		}
 		return false
 	})
-	if got := healthyAt.Sub(registered); got != wantHealthy {
-		t.Fatalf("target %s healthy %s after registration, want healthy threshold × interval = %s (states %v)", id, got, wantHealthy, states)
+	// One check, one interval after registration.
+	if got := healthyAt.Sub(registered); got != 10*time.Second {
+		t.Fatalf("target %s healthy %s after registration, want after its first check at 10s (states %v)", id, got, states)
 	}
 	if len(states) != 2 || states[0] != "initial" {
 		t.Fatalf("states %v, want initial then healthy", states)
 	}
-	// A failed host turns unhealthy after the unhealthy threshold × interval.
-	crashed := f.sim.Now()
-	if err := f.sim.CrashInstance(id); err != nil {
+	// Its zone fails: unhealthy after the unhealthy threshold (2) of checks.
+	zone := aws.ToString(f.targets(t, tg)[0].Target.AvailabilityZone)
+	failed := f.sim.Now()
+	if err := f.sim.FailZone(zone); err != nil {
 		t.Fatal(err)
 	}
 	var unhealthyAt time.Time
 	advanceUntil(t, f.sim, 5*time.Minute, "target unhealthy", func() bool {
-		d := f.targets(t, tg)[0]
-		if d.TargetHealth.State == elbtypes.TargetHealthStateEnumUnhealthy {
+		if state() == elbtypes.TargetHealthStateEnumUnhealthy {
 			unhealthyAt = f.sim.Now()
 			return true
 		}
 		return false
 	})
-	if got := unhealthyAt.Sub(crashed); got > 20*time.Second || got <= 10*time.Second {
-		t.Fatalf("unhealthy %s after the crash, want within the second failed check (2 × 10 s)", got)
+	if got := unhealthyAt.Sub(failed); got > 20*time.Second || got <= 10*time.Second {
+		t.Fatalf("unhealthy %s after the failure, want at the second failed check (2 × 10 s)", got)
 	}
 	if r := f.targets(t, tg)[0].TargetHealth.Reason; r != elbtypes.TargetHealthReasonEnumTimeout {
 		t.Fatalf("reason %s, want Target.Timeout", r)
+	}
+	// Back from unhealthy takes the healthy threshold, 3 passing checks.
+	recovered := f.sim.Now()
+	if err := f.sim.RecoverZone(zone); err != nil {
+		t.Fatal(err)
+	}
+	advanceUntil(t, f.sim, 5*time.Minute, "target healthy again", func() bool { return state() == elbtypes.TargetHealthStateEnumHealthy })
+	if got := f.sim.Now().Sub(recovered); got <= 20*time.Second || got > 30*time.Second {
+		t.Fatalf("healthy again %s after the zone recovered, want at the third passing check (3 × 10 s)", got)
 	}
 }
 

@@ -15,6 +15,7 @@ type faults struct {
 	failures    []*failure
 	consistency map[string]time.Duration
 	zonesDown   map[string]bool
+	degraded    map[string]ZoneDegradation
 }
 
 // failure is an injected error waiting for its attempt.
@@ -29,6 +30,7 @@ func (f *faults) init(seed uint64) {
 	f.throttle = map[opKey]float64{}
 	f.consistency = map[string]time.Duration{}
 	f.zonesDown = map[string]bool{}
+	f.degraded = map[string]ZoneDegradation{}
 }
 
 func (f *faults) requestID() string {
@@ -165,3 +167,36 @@ func (s *Sim) RecoverZone(name string) error {
 
 // zoneDown reports whether the zone is in an injected outage.
 func (s *Sim) zoneDown(name string) bool { return s.faults.zonesDown[name] }
+
+// ZoneDegradation is a gray failure of a zone: its instances pass their EC2
+// status checks, so Auto Scaling keeps them, but what runs there answers
+// badly.
+type ZoneDegradation struct {
+	// Failures is the fraction (0 to 1) of load balancer health checks and
+	// requests to the zone's targets that time out. Each health check draws
+	// from the simulator's seeded generator; requests fail in proportion.
+	Failures float64
+	// Latency is added to every response from the zone's targets. A health
+	// check whose timeout it reaches times out.
+	Latency time.Duration
+}
+
+// DegradeZone starts a gray failure of the named zone, or changes it; the
+// zero ZoneDegradation ends it. Instances keep passing their status checks:
+// only health checks, requests and response times show the failure.
+func (s *Sim) DegradeZone(name string, d ZoneDegradation) error {
+	return s.lockedRun(func() error {
+		if _, ok := s.zoneByName(name); !ok {
+			return fmt.Errorf("degrading zone %s: %w", name, invalidParam("Invalid availability zone: [%s]", name))
+		}
+		if d.Failures < 0 || d.Failures > 1 || d.Latency < 0 {
+			return fmt.Errorf("degrading zone %s: failures %v must be between 0 and 1 and latency %s not negative", name, d.Failures, d.Latency)
+		}
+		if d == (ZoneDegradation{}) {
+			delete(s.faults.degraded, name)
+			return nil
+		}
+		s.faults.degraded[name] = d
+		return nil
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -394,6 +395,42 @@ func (f *fleet) pushImages(t testing.TB, tags ...string) map[string]string {
 		digests[tag] = d
 	}
 	return digests
+}
+
+// lbDim is the fleet's load balancer as CloudWatch dimensions name it.
+func (f *fleet) lbDim() string {
+	return f.lb[strings.Index(f.lb, ":loadbalancer/")+len(":loadbalancer/"):]
+}
+
+// tgDimension is a target group's CloudWatch dimension value.
+func tgDimension(arn string) string {
+	return "targetgroup/" + arn[strings.Index(arn, ":targetgroup/")+len(":targetgroup/"):]
+}
+
+// lastMinute returns a metric's statistic for the minute that just ended,
+// and whether there was a datapoint.
+func (f *fleet) lastMinute(t testing.TB, ns, name string, stat cwtypes.Statistic, kv ...string) (float64, bool) {
+	t.Helper()
+	var d []cwtypes.Dimension
+	for i := 0; i < len(kv); i += 2 {
+		d = append(d, cwtypes.Dimension{Name: aws.String(kv[i]), Value: aws.String(kv[i+1])})
+	}
+	end := f.sim.Now().Truncate(time.Minute)
+	out, err := f.cw.GetMetricStatistics(context.Background(), &cloudwatch.GetMetricStatisticsInput{
+		Namespace: aws.String(ns), MetricName: aws.String(name), Dimensions: d, Statistics: []cwtypes.Statistic{stat},
+		StartTime: aws.Time(end.Add(-time.Minute)), EndTime: aws.Time(end), Period: aws.Int32(60),
+	})
+	if err != nil {
+		t.Fatalf("GetMetricStatistics %s: %v", name, err)
+	}
+	if len(out.Datapoints) == 0 {
+		return 0, false
+	}
+	dp := out.Datapoints[0]
+	if stat == cwtypes.StatisticSum {
+		return aws.ToFloat64(dp.Sum), true
+	}
+	return aws.ToFloat64(dp.Average), true
 }
 
 func zoneCounts(tasks []ecstypes.Task) map[string]int {

@@ -110,6 +110,9 @@ type Sim struct {
 	timings         Timings
 	log             *slog.Logger
 	rng             *rand.Rand
+	// grayRng draws gray failures' health check outcomes, apart from rng so
+	// that they do not shift resource IDs.
+	grayRng *rand.Rand
 
 	clock  clock
 	bus    bus
@@ -153,6 +156,7 @@ func New(opts Options) *Sim {
 		timings: opts.Timings.withDefaults(),
 		log:     logger,
 		rng:     rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
+		grayRng: rand.New(rand.NewPCG(opts.Seed^0x2545f4914f6cdd1d, opts.Seed+7)),
 	}
 	s.clock.now = opts.Start.UTC()
 	s.faults.init(opts.Seed)
