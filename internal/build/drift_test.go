@@ -79,8 +79,8 @@ func TestDestroyLeavesNothingTagged(t *testing.T) {
 	f := newFixture(t, "gone")
 	f.run(t, false)
 	ctx := context.Background()
-	if before := tagged(t, f.clients, f.spec); len(before) != 28 {
-		t.Fatalf("before destroy the lookup finds %d resources, want 28: %v", len(before), before)
+	if before := tagged(t, f.clients, f.spec); len(before) != 29 {
+		t.Fatalf("before destroy the lookup finds %d resources, want 29: %v", len(before), before)
 	}
 	if err := DestroyAll(ctx, f.clients, stack.NewRun(f.spec, false, "destroy", nil), Sleep(10*time.Millisecond), 5); err != nil {
 		t.Fatal(err)

@@ -277,8 +277,8 @@ func TestTopologyMatchesDesign(t *testing.T) {
 
 	// Alarms and target tracking on CPU and memory.
 	alarms, err := c.CloudWatch.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: l.Service.AlarmNames})
-	if err != nil || len(alarms.MetricAlarms) != 5 {
-		t.Errorf("%d alarms (%v), want 5", len(alarms.MetricAlarms), err)
+	if err != nil || len(alarms.MetricAlarms) != 6 {
+		t.Errorf("%d alarms (%v), want 6", len(alarms.MetricAlarms), err)
 	}
 	pols, err := c.AppAutoScaling.DescribeScalingPolicies(ctx, &aas.DescribeScalingPoliciesInput{ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceId: aws.String(service.ResourceID(spec))})
 	if err != nil {

@@ -20,6 +20,7 @@ const (
 	AlarmCPU       = "cpu-high"
 	AlarmMemory    = "memory-high"
 	AlarmTarget5xx = "target-5xx"
+	AlarmELB5xx    = "elb-5xx"
 	AlarmUnhealthy = "unhealthy-hosts"
 )
 
@@ -31,11 +32,14 @@ func UnhealthyAlarmName(spec stack.Spec, az string) string {
 	return AlarmName(spec, AlarmUnhealthy+"-"+az)
 }
 
-// DeploymentAlarms are the alarms that roll a deployment back: errors
-// from the new tasks. Zonal health alarms are not among them, since a zone
-// outage during a deployment is not the new revision's fault.
+// DeploymentAlarms are the alarms that roll a deployment back: 5xx answers,
+// both the targets' own and the load balancer's for requests it could not
+// deliver (a new revision whose tasks crash or hang shows as 502s and 504s
+// from the load balancer, not as target 5xx). Zonal health alarms are not
+// among them, since a zone outage during a deployment is not the new
+// revision's fault.
 func DeploymentAlarms(spec stack.Spec) []string {
-	return []string{AlarmName(spec, AlarmTarget5xx)}
+	return []string{AlarmName(spec, AlarmTarget5xx), AlarmName(spec, AlarmELB5xx)}
 }
 
 // arnSuffix returns the part of an ELB ARN CloudWatch uses as a dimension:
@@ -82,6 +86,10 @@ func Alarms(spec stack.Spec, azs []string, lbARN, tgARN string) []*cloudwatch.Pu
 		alarm(AlarmMemory, "service memory utilisation is high", "AWS/ECS", "MemoryUtilization", cwtypes.StatisticAverage, a.MemoryHigh, "missing", svc),
 		alarm(AlarmTarget5xx, "targets return 5xx responses", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", cwtypes.StatisticSum, a.Target5xx, "notBreaching",
 			dims("LoadBalancer", lb, "TargetGroup", tg)),
+		// The load balancer reports its own 5xx per load balancer only; the
+		// same per-minute threshold applies.
+		alarm(AlarmELB5xx, "the load balancer answers 5xx for requests it cannot deliver", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", cwtypes.StatisticSum, a.Target5xx, "notBreaching",
+			dims("LoadBalancer", lb)),
 	}
 	for _, az := range azs {
 		out = append(out, alarm(AlarmUnhealthy+"-"+az, "unhealthy targets in "+az, "AWS/ApplicationELB", "UnHealthyHostCount", cwtypes.StatisticMaximum, a.UnhealthyHosts, "notBreaching",

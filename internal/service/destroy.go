@@ -88,7 +88,7 @@ func Destroy(ctx context.Context, c Clients, run *stack.Run) error {
 func destroyAlarms(ctx context.Context, api CloudWatchAPI, run *stack.Run) error {
 	spec := run.Spec
 	ours := func(name string) bool {
-		for _, c := range []string{AlarmCPU, AlarmMemory, AlarmTarget5xx} {
+		for _, c := range []string{AlarmCPU, AlarmMemory, AlarmTarget5xx, AlarmELB5xx} {
 			if name == AlarmName(spec, c) {
 				return true
 			}

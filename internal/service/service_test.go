@@ -33,7 +33,7 @@ func TestArnSuffix(t *testing.T) {
 func TestAlarms(t *testing.T) {
 	spec := stack.Defaults("web")
 	as := Alarms(spec, []string{"us-east-1a", "us-east-1b"}, "arn:x:loadbalancer/app/web-alb/1", "arn:x:targetgroup/web-tg/2")
-	if len(as) != 5 || aws.ToString(as[4].AlarmName) != UnhealthyAlarmName(spec, "us-east-1b") {
+	if len(as) != 6 || aws.ToString(as[5].AlarmName) != UnhealthyAlarmName(spec, "us-east-1b") {
 		t.Fatalf("%d alarms, last %s", len(as), aws.ToString(as[len(as)-1].AlarmName))
 	}
 	got := cwtypes.MetricAlarm{

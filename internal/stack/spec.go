@@ -87,7 +87,8 @@ type Alarms struct {
 	// CPUHigh and MemoryHigh are average utilisation percentages.
 	CPUHigh    float64 `json:"cpuHigh"`
 	MemoryHigh float64 `json:"memoryHigh"`
-	// Target5xx is the count of target 5xx responses per minute.
+	// Target5xx is the count of 5xx responses per minute, from the targets
+	// or from the load balancer, that raises the 5xx alarms.
 	Target5xx float64 `json:"target5xx"`
 	// UnhealthyHosts is the count of unhealthy targets.
 	UnhealthyHosts float64 `json:"unhealthyHosts"`
