@@ -32,6 +32,10 @@ type ImageFault int
 const (
 	// ImageHealthy clears a fault.
 	ImageHealthy ImageFault = iota
+	// ImageIgnoresSIGTERM makes the containers ignore SIGTERM: a stopping
+	// task is killed only after its containers' stop timeout. It ranks below
+	// the other faults, which win when an image has both.
+	ImageIgnoresSIGTERM
 	// ImagePullFails makes tasks stop in PENDING with CannotPullContainerError.
 	ImagePullFails
 	// ImageExits makes the essential container exit shortly after it starts.
@@ -353,10 +357,44 @@ func (s *Sim) waitDeregistered(t *ecsTask) {
 	s.taskStopping(t)
 }
 
+// defaultStopTimeout is how long the agent waits after SIGTERM before it
+// kills a container with SIGKILL when neither the container definition's
+// stopTimeout nor ECS_CONTAINER_STOP_TIMEOUT says otherwise.
+//
+// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html#ContainerDefinition-stopTimeout
+const defaultStopTimeout = 30 * time.Second
+
+// stopDuration is how long a stopping task's containers take to exit after
+// SIGTERM: a container that handles it exits within TaskStop; one that
+// ignores it is killed at its stop timeout. The task waits for the slowest.
+// killed reports whether any container was killed.
+func (s *Sim) stopDuration(t *ecsTask) (d time.Duration, killed bool) {
+	d = s.timings.Services.TaskStop
+	if t.fault != ImageIgnoresSIGTERM || t.startedAt.IsZero() {
+		return d, false
+	}
+	for _, c := range t.td.in.ContainerDefinitions {
+		timeout := defaultStopTimeout
+		if c.StopTimeout != nil {
+			timeout = time.Duration(*c.StopTimeout) * time.Second
+		}
+		d = max(d, timeout)
+	}
+	return d, true
+}
+
 func (s *Sim) taskStopping(t *ecsTask) {
 	t.lastStatus = "STOPPING"
 	s.taskChanged(t)
-	s.after(s.timings.Services.TaskStop, func() {
+	wait, killed := s.stopDuration(t)
+	s.after(wait, func() {
+		if !t.startedAt.IsZero() && t.exitCode == nil {
+			// SIGKILL's exit code is 128 + 9.
+			t.exitCode = aws.Int32(0)
+			if killed {
+				t.exitCode = aws.Int32(137)
+			}
+		}
 		if t.td.awsvpc() {
 			t.lastStatus = "DEPROVISIONING"
 			s.taskChanged(t)
