@@ -10,6 +10,7 @@ import (
 	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 )
 
 const aasID = aas.ServiceID
@@ -60,7 +61,6 @@ type scalingPolicy struct {
 	conf      types.TargetTrackingScalingPolicyConfiguration
 	high, low string
 	created   time.Time
-	lastOut   time.Time
 	lastIn    time.Time
 }
 
@@ -331,10 +331,22 @@ func (s *Sim) describeAASActivities(in *aas.DescribeScalingActivitiesInput) (*aa
 	return &aas.DescribeScalingActivitiesOutput{ScalingActivities: page, NextToken: next}, nil
 }
 
-// aasExecute runs a target tracking policy for one of its alarms: the new
-// desired count is the current one scaled by metric / target, rounded up,
-// within the target's bounds and after the policy's cooldowns (300 s by
-// default).
+// aasExecute runs a target tracking policy for one of its alarms. The new
+// desired count is the running task count scaled by metric / target,
+// rounded up, within the target's bounds:
+//
+//   - Scale-out proceeds whenever it asks for more than the desired count,
+//     also during the scale-out cooldown: "the capacity added by the
+//     scale-out activity that initiated the cooldown is calculated as part
+//     of the desired capacity for the next scale-out activity", so only a
+//     larger scale-out goes ahead.
+//   - Scale-in waits for the scale-in cooldown (300 s by default) and does
+//     not happen while an ECS deployment is in progress: "Application Auto
+//     Scaling turns off scale-in processes while Amazon ECS deployments are
+//     in progress."
+//
+// https://docs.aws.amazon.com/autoscaling/application/userguide/target-tracking-scaling-policy-overview.html
+// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-auto-scaling.html
 func (s *Sim) aasExecute(policyArn string, a *metricAlarm) {
 	p, ok := s.aas.policies[policyArn]
 	if !ok {
@@ -348,31 +360,30 @@ func (s *Sim) aasExecute(policyArn string, a *metricAlarm) {
 	if !ok {
 		return
 	}
-	target := aws.ToFloat64(p.conf.TargetValue)
-	current := svc.desired
-	want := int32(math.Ceil(float64(current) * value / target))
+	_, _, running := s.serviceUtilization(svc)
+	want := int32(math.Ceil(float64(running) * value / aws.ToFloat64(p.conf.TargetValue)))
 	want = min(max(want, p.target.min), p.target.max)
-	cool := func(v *int32) time.Duration {
-		if v == nil {
-			return 300 * time.Second
-		}
-		return time.Duration(*v) * time.Second
-	}
 	cause := fmt.Sprintf("monitor alarm %s in state ALARM triggered policy %s", a.name, p.name)
 	switch {
-	case a.name == p.high && want > current:
-		if !p.lastOut.IsZero() && s.clock.now.Before(p.lastOut.Add(cool(p.conf.ScaleOutCooldown))) {
-			return
-		}
-		p.lastOut = s.clock.now
+	case a.name == p.high && want > svc.desired:
 		s.aasSetDesired(p.target, svc, want, cause)
-	case a.name == p.low && want < current:
-		if !p.lastIn.IsZero() && s.clock.now.Before(p.lastIn.Add(cool(p.conf.ScaleInCooldown))) {
+	case a.name == p.low && want < svc.desired:
+		cool := 300 * time.Second
+		if v := p.conf.ScaleInCooldown; v != nil {
+			cool = time.Duration(*v) * time.Second
+		}
+		if s.deploymentInProgress(svc) || !p.lastIn.IsZero() && s.clock.now.Before(p.lastIn.Add(cool)) {
 			return
 		}
 		p.lastIn = s.clock.now
 		s.aasSetDesired(p.target, svc, want, cause)
 	}
+}
+
+// deploymentInProgress reports whether a deployment of the service is
+// still rolling out or still replacing an earlier one's tasks.
+func (s *Sim) deploymentInProgress(svc *ecsService) bool {
+	return len(svc.deployments) > 1 || svc.deployments[0].rollout == ecstypes.DeploymentRolloutStateInProgress
 }
 
 // aasSetDesired sets the service's desired count and records the activity.
