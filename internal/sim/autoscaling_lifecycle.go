@@ -152,10 +152,22 @@ func (s *Sim) lifecycleTimeout(g *asGroup, ai *asgInstance, a *lifecycleAction) 
 }
 
 // finishAction records a hook's result and, once every hook of the wait has
-// one, moves the instance on.
+// one, moves the instance on. ABANDON ends the remaining hooks at once:
+// "ABANDON stops any remaining actions, such as other lifecycle hooks, and
+// CONTINUE allows any other lifecycle hooks to complete."
+//
+// https://docs.aws.amazon.com/autoscaling/ec2/userguide/completing-lifecycle-hooks.html
 func (s *Sim) finishAction(g *asGroup, ai *asgInstance, a *lifecycleAction, result string) {
 	a.result = result
 	a.timer.stop()
+	if result == resultAbandon {
+		for _, other := range ai.actions {
+			if other.result == "" {
+				other.result = resultAbandon
+				other.timer.stop()
+			}
+		}
+	}
 	abandoned := false
 	for _, other := range ai.actions {
 		if other.result == "" {

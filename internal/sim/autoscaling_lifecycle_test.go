@@ -79,6 +79,7 @@ func TestTerminatingInstanceWaitsForLifecycleAction(t *testing.T) {
 				}
 				return time.Minute
 			},
+			wantWaitFor: 4 * time.Minute,
 		},
 		{
 			name: "complete by instance ID",
@@ -92,6 +93,7 @@ func TestTerminatingInstanceWaitsForLifecycleAction(t *testing.T) {
 				}
 				return time.Minute
 			},
+			wantWaitFor: 0,
 		},
 		{
 			name: "heartbeat timeout applies the default result",
@@ -102,6 +104,7 @@ func TestTerminatingInstanceWaitsForLifecycleAction(t *testing.T) {
 				}
 				return 2 * time.Minute
 			},
+			wantWaitFor: heartbeat * time.Second,
 		},
 		{
 			name: "heartbeats extend the wait",
@@ -123,6 +126,9 @@ func TestTerminatingInstanceWaitsForLifecycleAction(t *testing.T) {
 				}
 				return 2 * time.Minute
 			},
+			// Three heartbeats 290 s apart, then a full timeout after the
+			// last one.
+			wantWaitFor: 3*(heartbeat-10)*time.Second + heartbeat*time.Second,
 		},
 	}
 	for _, tt := range tests {
@@ -149,7 +155,14 @@ func TestTerminatingInstanceWaitsForLifecycleAction(t *testing.T) {
 				t.Fatalf("EC2 state while waiting = %q, want running", got)
 			}
 
+			waitStart := e.sim.Now()
 			limit := tt.act(t, e, a)
+			advanceUntil(t, e.sim, limit, "wait over", func() bool {
+				return e.instanceState(t, "web", a.EC2InstanceID) != astypes.LifecycleStateTerminatingWait
+			})
+			if got := e.sim.Now().Sub(waitStart); got != tt.wantWaitFor {
+				t.Fatalf("the instance waited in Terminating:Wait for %s, want %s", got, tt.wantWaitFor)
+			}
 			advanceUntil(t, e.sim, limit, "instance terminated", func() bool {
 				return e.instanceState(t, "web", a.EC2InstanceID) == "" && e.ec2State(t, a.EC2InstanceID) == types.InstanceStateNameTerminated
 			})
@@ -270,4 +283,88 @@ func TestInstanceFailingDuringLaunchWaitIsReplacedOnceInService(t *testing.T) {
 		return e.ec2State(t, a.EC2InstanceID) == types.InstanceStateNameTerminated
 	})
 	advanceUntil(t, e.sim, time.Minute, "replacement launched", func() bool { return len(lifecycleActions(t, e.sim, launchAction)) == 2 })
+}
+
+// TestAbandonEndsTheRemainingHooks follows "Complete a lifecycle action":
+// "ABANDON stops any remaining actions, such as other lifecycle hooks, and
+// CONTINUE allows any other lifecycle hooks to complete." An instance waits
+// on two hooks of the same transition; one is completed, the other never.
+//
+// https://docs.aws.amazon.com/autoscaling/ec2/userguide/completing-lifecycle-hooks.html
+func TestAbandonEndsTheRemainingHooks(t *testing.T) {
+	for _, tc := range []struct {
+		transition, detailType, result string
+		// wantWait is how long the instance still waits after the
+		// completion: none after ABANDON, the other hook's timeout after
+		// CONTINUE.
+		wantWait time.Duration
+	}{
+		{"autoscaling:EC2_INSTANCE_TERMINATING", terminateAction, "ABANDON", 0},
+		{"autoscaling:EC2_INSTANCE_TERMINATING", terminateAction, "CONTINUE", 300 * time.Second},
+		{"autoscaling:EC2_INSTANCE_LAUNCHING", launchAction, "ABANDON", 0},
+		{"autoscaling:EC2_INSTANCE_LAUNCHING", launchAction, "CONTINUE", 300 * time.Second},
+	} {
+		t.Run(tc.transition+" "+tc.result, func(t *testing.T) {
+			e := newEnv(t, sim.Options{Seed: 9})
+			n := e.network(t)
+			e.group(t, n, "web", 1, hook("a", tc.transition, "CONTINUE", 300), hook("b", tc.transition, "CONTINUE", 300))
+			ctx := context.Background()
+			if tc.detailType == terminateAction {
+				advanceUntil(t, e.sim, 5*time.Minute, "in service", func() bool { return len(e.inService(t, "web")) == 1 })
+				if _, err := e.asg.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{AutoScalingGroupName: aws.String("web"), DesiredCapacity: aws.Int32(0)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			advanceUntil(t, e.sim, time.Minute, "two lifecycle actions", func() bool { return len(lifecycleActions(t, e.sim, tc.detailType)) == 2 })
+			a := lifecycleActions(t, e.sim, tc.detailType)[0]
+			waiting := e.instanceState(t, "web", a.EC2InstanceID)
+			e.sim.Advance(time.Minute)
+			if _, err := e.asg.CompleteLifecycleAction(ctx, &autoscaling.CompleteLifecycleActionInput{
+				AutoScalingGroupName: aws.String("web"), LifecycleHookName: aws.String(a.LifecycleHookName),
+				LifecycleActionToken: aws.String(a.LifecycleActionToken), LifecycleActionResult: aws.String(tc.result),
+			}); err != nil {
+				t.Fatal(err)
+			}
+			completed := e.sim.Now()
+			advanceUntil(t, e.sim, 10*time.Minute, "wait over", func() bool { return e.instanceState(t, "web", a.EC2InstanceID) != waiting })
+			// The other hook was notified at the same moment, a minute
+			// before the completion.
+			want := max(tc.wantWait-time.Minute, 0)
+			if got := e.sim.Now().Sub(completed); got != want {
+				t.Fatalf("the instance waited %s more after %s, want %s", got, tc.result, want)
+			}
+		})
+	}
+}
+
+// TestForgottenLaunchHookAbandonsAndReplaces: a launch hook left with AWS's
+// defaults (ABANDON, a 3600 s heartbeat timeout) that nothing completes
+// holds the instance for exactly the timeout; then the instance is abandoned
+// and terminated and the group launches a replacement, which waits on the
+// hook in turn. A test that forgets to answer a hook cannot pass by it.
+//
+// https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks-overview.html
+func TestForgottenLaunchHookAbandonsAndReplaces(t *testing.T) {
+	e := newEnv(t, sim.Options{Seed: 10})
+	n := e.network(t)
+	e.group(t, n, "web", 0)
+	ctx := context.Background()
+	if _, err := e.asg.PutLifecycleHook(ctx, &autoscaling.PutLifecycleHookInput{
+		AutoScalingGroupName: aws.String("web"), LifecycleHookName: aws.String("forgotten"), LifecycleTransition: aws.String("autoscaling:EC2_INSTANCE_LAUNCHING"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.asg.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{AutoScalingGroupName: aws.String("web"), DesiredCapacity: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	advanceUntil(t, e.sim, 5*time.Minute, "launch lifecycle action", func() bool { return len(lifecycleActions(t, e.sim, launchAction)) == 1 })
+	a := lifecycleActions(t, e.sim, launchAction)[0]
+	held := e.sim.Now()
+	advanceUntil(t, e.sim, 2*time.Hour, "abandoned", func() bool { return e.instanceState(t, "web", a.EC2InstanceID) != astypes.LifecycleStatePendingWait })
+	if got := e.sim.Now().Sub(held); got != time.Hour {
+		t.Fatalf("the forgotten hook held the instance for %s, want its 3600 s timeout", got)
+	}
+	advanceUntil(t, e.sim, 5*time.Minute, "abandoned instance terminated and replaced", func() bool {
+		return e.ec2State(t, a.EC2InstanceID) == types.InstanceStateNameTerminated && len(lifecycleActions(t, e.sim, launchAction)) == 2
+	})
 }
