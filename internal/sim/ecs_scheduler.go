@@ -347,7 +347,7 @@ func (s *Sim) scaleInOrder(tasks []*ecsTask) []*ecsTask {
 func (s *Sim) completeDeployment(svc *ecsService, d *deployment) {
 	d.rollout = types.DeploymentRolloutStateCompleted
 	d.reason = "ECS deployment " + d.id + " completed."
-	d.updatedAt = s.clock.now
+	d.updatedAt, d.finishedAt = s.clock.now, s.clock.now
 	svc.completed = d
 	s.serviceEvent(svc, "(deployment %s) deployment completed.", d.id)
 	s.emitDeployment(svc, d, "INFO", "SERVICE_DEPLOYMENT_COMPLETED", d.reason)
@@ -432,7 +432,8 @@ func (s *Sim) failDeployment(svc *ecsService, d *deployment, reason, short strin
 	if rollback && target != nil && target != d && !d.isRollback() {
 		s.serviceEvent(svc, "(deployment %s) rolling back to deployment %s.", d.id, target.id)
 		nd := s.startDeployment(svc, target.td, target.netConf, rollbackReason+target.id+".")
-		nd.rollbackOf = d.id
+		nd.rollbackOf, nd.revisionArn, nd.arn = d.id, target.revisionArn, d.arn
+		d.rollback, d.rollbackReason = nd, nd.reason
 		// The rollback returns to the completed revision: its tasks, still
 		// running, belong to the rollback and are not replaced.
 		for _, t := range s.serviceTasks(svc) {
@@ -443,6 +444,7 @@ func (s *Sim) failDeployment(svc *ecsService, d *deployment, reason, short strin
 		svc.deployments = slices.DeleteFunc(svc.deployments, func(x *deployment) bool { return x == target })
 		return
 	}
+	d.stoppedAt = s.clock.now
 	s.serviceKick(svc, 0)
 }
 

@@ -46,6 +46,7 @@ type ecsService struct {
 	grace            int32
 	deployments      []*deployment // the PRIMARY first
 	completed        *deployment   // the last deployment that reached COMPLETED
+	history          []*deployment // every service deployment, oldest first
 	events           []types.ServiceEvent
 	createdAt        time.Time
 	tags             []types.Tag
@@ -76,6 +77,16 @@ type deployment struct {
 	// breakerTripped and alarmsTripped record what failed the deployment.
 	breakerTripped bool
 	alarmsTripped  []string
+	// arn and revisionArn name the service deployment and the revision it
+	// deploys (a rollback deploys the revision it returns to).
+	arn, revisionArn string
+	// sources are the deployments whose tasks ran when it started.
+	sources []*deployment
+	// rollback is the deployment that rolled this one back, and
+	// rollbackReason why it started.
+	rollback              *deployment
+	rollbackReason        string
+	finishedAt, stoppedAt time.Time
 }
 
 func (s *Sim) newDeploymentID() string {
@@ -222,10 +233,21 @@ func (s *Sim) startDeployment(svc *ecsService, td *taskDef, nc *types.NetworkCon
 	if rollbackReason != "" {
 		d.reason = rollbackReason
 		d.rollbackOf = "pending"
+	} else {
+		d.arn = s.ecsArn("service-deployment/" + svc.cluster.name + "/" + svc.name + "/" + s.alnum(21))
+		d.revisionArn = s.ecsArn("service-revision/" + svc.cluster.name + "/" + svc.name + "/" + strings.TrimPrefix(s.newDeploymentID(), "ecs-svc/"))
+		svc.history = append(svc.history, d)
 	}
 	for _, old := range svc.deployments {
 		old.status = "ACTIVE"
 		old.updatedAt = s.clock.now
+		if s.deploymentLive(svc, old) {
+			d.sources = append(d.sources, old)
+		}
+		// A deployment replaced before it finished is stopped.
+		if rollbackReason == "" && old.rollout == types.DeploymentRolloutStateInProgress && old.stoppedAt.IsZero() {
+			old.stoppedAt = s.clock.now
+		}
 	}
 	svc.deployments = append([]*deployment{d}, svc.deployments...)
 	svc.steady = false
@@ -466,6 +488,9 @@ func (s *Sim) serviceOut(svc *ecsService, withTags bool) *types.Service {
 	}
 	if svc.azRebalancing {
 		out.AvailabilityZoneRebalancing = types.AvailabilityZoneRebalancingEnabled
+	}
+	if arn := svc.deployments[0].arn; arn != "" {
+		out.CurrentServiceDeployment = aws.String(arn)
 	}
 	if out.LoadBalancers == nil {
 		out.LoadBalancers = []types.LoadBalancer{}

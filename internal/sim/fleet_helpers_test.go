@@ -188,6 +188,7 @@ type serviceOpts struct {
 	desired          int32
 	minHealthy, max  int32
 	breaker          bool
+	noRollback       bool
 	alarms           []string
 	grace            int32
 	noLoadBalancer   bool
@@ -203,7 +204,7 @@ func (f *fleet) createService(t testing.TB, o serviceOpts) {
 		NetworkConfiguration: &ecstypes.NetworkConfiguration{AwsvpcConfiguration: &ecstypes.AwsVpcConfiguration{Subnets: f.net.subnets}},
 		DeploymentConfiguration: &ecstypes.DeploymentConfiguration{
 			MinimumHealthyPercent: aws.Int32(o.minHealthy), MaximumPercent: aws.Int32(o.max),
-			DeploymentCircuitBreaker: &ecstypes.DeploymentCircuitBreaker{Enable: o.breaker, Rollback: o.breaker},
+			DeploymentCircuitBreaker: &ecstypes.DeploymentCircuitBreaker{Enable: o.breaker, Rollback: o.breaker && !o.noRollback},
 		},
 		HealthCheckGracePeriodSeconds: aws.Int32(o.grace), PlacementConstraints: o.constraints,
 	}

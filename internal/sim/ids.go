@@ -83,3 +83,14 @@ func (s *Sim) zoneByID(id string) (zone, bool) {
 	}
 	return zone{}, false
 }
+
+// alnum returns n letters and digits from the seeded generator, the shape
+// of service deployment IDs.
+func (s *Sim) alnum(n int) string {
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = chars[s.rng.IntN(len(chars))]
+	}
+	return string(b)
+}
