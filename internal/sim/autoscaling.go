@@ -83,6 +83,9 @@ type asgInstance struct {
 	activity   *activity
 	actions    []*lifecycleAction
 	terminated bool
+	// awaitingReplacement marks an unhealthy instance of an impaired zone
+	// that stays until its replacement is in service.
+	awaitingReplacement bool
 }
 
 // Scaling processes, as SuspendProcesses names them.
@@ -127,6 +130,18 @@ func (g *asGroup) activeInstances() []*asgInstance {
 	var out []*asgInstance
 	for _, i := range g.sortedInstances() {
 		if i.active() {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// capacity returns the active instances that count toward the desired
+// capacity: those not waiting to be replaced.
+func (g *asGroup) capacity() []*asgInstance {
+	var out []*asgInstance
+	for _, i := range g.activeInstances() {
+		if !i.awaitingReplacement {
 			out = append(out, i)
 		}
 	}

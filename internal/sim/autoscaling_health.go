@@ -61,6 +61,22 @@ func (s *Sim) asgCheckHealth(g *asGroup) {
 			// An instance that is gone is unhealthy whatever its group
 			// state, even while a launch hook holds it.
 			reason = "an instance was taken out of service in response to an EC2 health check indicating it has been terminated or stopped."
+		case ai.awaitingReplacement:
+			continue
+		case inst.impairedBy == impairedByZone && !s.inGrace(g, ai):
+			// An instance that failed with its zone is replaced first: "If
+			// an Availability Zone becomes unhealthy or unavailable, Amazon
+			// EC2 Auto Scaling launches new instances in an unaffected
+			// Availability Zone"; the group terminates it once the
+			// replacement is in service.
+			//
+			// https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-availability-zone-balanced.html
+			ai.health = "Unhealthy"
+			if !g.suspendedProcess("ReplaceUnhealthy") {
+				ai.awaitingReplacement = true
+				replaced = true
+			}
+			continue
 		case inst.impairedBy != impairedNone:
 			// Failed status checks count only for an instance in service
 			// and past its grace period; look again later for the others.

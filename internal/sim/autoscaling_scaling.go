@@ -32,13 +32,14 @@ func (s *Sim) asgReconcile(g *asGroup) {
 	}
 	if !g.suspendedProcess("ReplaceUnhealthy") {
 		for _, ai := range g.activeInstances() {
-			if ai.health == "Unhealthy" && ai.state == types.LifecycleStateInService {
+			if ai.health == "Unhealthy" && ai.state == types.LifecycleStateInService && !ai.awaitingReplacement {
 				s.asgBeginTerminate(g, ai, s.causef("an instance was taken out of service in response to a user health-check."))
 			}
 		}
 	}
-	active := g.activeInstances()
+	active := g.capacity()
 	n := int32(len(active))
+	s.asgRetireReplaced(g, active)
 	switch {
 	case n < g.desired && !g.suspendedProcess("Launch"):
 		cause := g.cause
@@ -68,13 +69,34 @@ func (s *Sim) asgReconcile(g *asGroup) {
 	}
 }
 
-// zoneCounts counts the group's active instances per zone.
+// asgRetireReplaced terminates the unhealthy instances of an impaired zone
+// once the group has its desired capacity in service without them.
+func (s *Sim) asgRetireReplaced(g *asGroup, capacity []*asgInstance) {
+	inService := 0
+	for _, ai := range capacity {
+		if ai.state == types.LifecycleStateInService {
+			inService++
+		}
+	}
+	if inService < int(g.desired) {
+		return
+	}
+	for _, ai := range g.activeInstances() {
+		if ai.awaitingReplacement {
+			ai.awaitingReplacement = false
+			s.asgBeginTerminate(g, ai, s.causef("an instance was taken out of service in response to an EC2 instance status checks failure, after its replacement launched in another Availability Zone."))
+		}
+	}
+}
+
+// zoneCounts counts the group's instances per zone, those waiting to be
+// replaced excepted.
 func (s *Sim) zoneCounts(g *asGroup) map[string]int {
 	counts := map[string]int{}
 	for _, z := range s.groupZones(g) {
 		counts[z] = 0
 	}
-	for _, ai := range g.activeInstances() {
+	for _, ai := range g.capacity() {
 		counts[ai.az]++
 	}
 	return counts
@@ -277,7 +299,7 @@ func (s *Sim) asgSelectVictims(g *asGroup, n int) []*asgInstance {
 	}
 	for range n {
 		var candidates []*asgInstance
-		for _, ai := range g.activeInstances() {
+		for _, ai := range g.capacity() {
 			if !ai.protected && !chosen[ai.id] {
 				candidates = append(candidates, ai)
 			}

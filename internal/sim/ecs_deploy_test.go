@@ -323,3 +323,72 @@ func TestDescribeServicesEchoesTheWholeCircuitBreaker(t *testing.T) {
 		t.Fatalf("DescribeServices echoes the circuit breaker as %s, want %s", describe(got), describe(cb))
 	}
 }
+
+// TestPartialFailureTripsTheBreakerOnlyOnEnoughFailures rolls out 4 tasks,
+// two per zone, while one zone has a gray failure: its instances pass their
+// status checks but every load balancer health check of its tasks times out.
+// The other zone's tasks turn healthy. The circuit breaker counts the gray
+// zone's failed tasks and trips at its threshold (3 for 4 tasks) when the
+// zone stays bad; when the zone recovers after two failures, the
+// replacements turn healthy, which resets the count, and the deployment
+// completes.
+//
+// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-circuit-breaker.html
+func TestPartialFailureTripsTheBreakerOnlyOnEnoughFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		recover    bool
+		wantState  ecstypes.DeploymentRolloutState
+		wantFailed int32
+	}{
+		{"the zone stays gray", false, ecstypes.DeploymentRolloutStateFailed, 3},
+		{"the zone recovers after two failures", true, ecstypes.DeploymentRolloutStateCompleted, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFleet(t, fleetOpts{seed: 45, instances: 4})
+			f.createService(t, serviceOpts{name: "web", desired: 4, minHealthy: 100, max: 200, breaker: true})
+			f.waitSteady(t, "web", 10*time.Minute)
+			gray := f.net.zones[0]
+			if err := f.sim.DegradeZone(gray, sim.ZoneDegradation{Failures: 1}); err != nil {
+				t.Fatal(err)
+			}
+			f.updateTD(t, "web", f.registerTD(t, strings.Replace(fleetImage, ":v1", ":v2", 1)))
+			id := aws.ToString(f.service(t, "web").Deployments[0].Id)
+			deployment := func() ecstypes.Deployment {
+				for _, d := range f.service(t, "web").Deployments {
+					if aws.ToString(d.Id) == id {
+						return d
+					}
+				}
+				for _, d := range f.deploymentEvents(t) {
+					if d.DeploymentID == id && d.EventName == "SERVICE_DEPLOYMENT_FAILED" {
+						return ecstypes.Deployment{Id: aws.String(id), RolloutState: ecstypes.DeploymentRolloutStateFailed, FailedTasks: -1}
+					}
+				}
+				return ecstypes.Deployment{Id: aws.String(id), RolloutState: ecstypes.DeploymentRolloutStateCompleted}
+			}
+			if tc.recover {
+				advanceUntil(t, f.sim, 10*time.Minute, "two failures", func() bool { return deployment().FailedTasks == 2 })
+				if err := f.sim.DegradeZone(gray, sim.ZoneDegradation{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var last ecstypes.Deployment
+			advanceUntil(t, f.sim, 30*time.Minute, "verdict", func() bool {
+				d := deployment()
+				if d.FailedTasks >= 0 {
+					last = d
+				}
+				return d.RolloutState != ecstypes.DeploymentRolloutStateInProgress
+			})
+			if last.RolloutState != tc.wantState || last.FailedTasks != tc.wantFailed {
+				t.Fatalf("deployment %s with %d failed tasks, want %s with %d", last.RolloutState, last.FailedTasks, tc.wantState, tc.wantFailed)
+			}
+			// The healthy zone's tasks turned healthy all along: the
+			// failures were partial.
+			if n := f.healthyTargets(t, f.tg); n == 0 {
+				t.Fatal("no healthy target")
+			}
+		})
+	}
+}

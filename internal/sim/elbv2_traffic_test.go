@@ -165,3 +165,49 @@ func TestELBAndTarget5xxAreCountedApart(t *testing.T) {
 		})
 	}
 }
+
+// TestGrayZoneKeepsItsInstancesButNotItsTargets: a zone whose instances
+// pass their EC2 status checks while what runs there answers slowly. Below
+// the health check timeout (5 s) the latency shows only in
+// TargetResponseTime; at the timeout the zone's targets fail their checks
+// and time out, yet the Auto Scaling group, which checks EC2 status, keeps
+// every instance.
+func TestGrayZoneKeepsItsInstancesButNotItsTargets(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 28, instances: 2})
+	f.createService(t, serviceOpts{name: "web", desired: 2, minHealthy: 100, max: 200, grace: 1800})
+	f.waitSteady(t, "web", 10*time.Minute)
+	if err := f.sim.SetTraffic(f.lb, 10); err != nil {
+		t.Fatal(err)
+	}
+	toMinuteEnd(f.sim)
+	toMinuteEnd(f.sim)
+	lb := f.lbDim()
+	base, _ := f.lastMinute(t, "AWS/ApplicationELB", "TargetResponseTime", cwtypes.StatisticAverage, "LoadBalancer", lb)
+	slow := f.net.zones[0]
+	if err := f.sim.DegradeZone(slow, sim.ZoneDegradation{Latency: 2 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	toMinuteEnd(f.sim)
+	// Half the requests take 2 s longer.
+	if got, _ := f.lastMinute(t, "AWS/ApplicationELB", "TargetResponseTime", cwtypes.StatisticAverage, "LoadBalancer", lb); got != base+1 {
+		t.Fatalf("TargetResponseTime %v with one zone 2 s slower, want %v", got, base+1)
+	}
+	if n := f.healthyTargets(t, f.tg); n != 2 {
+		t.Fatalf("%d healthy targets below the health check timeout, want 2", n)
+	}
+	if err := f.sim.DegradeZone(slow, sim.ZoneDegradation{Latency: 6 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	advanceUntil(t, f.sim, 2*time.Minute, "slow zone's target unhealthy", func() bool { return f.healthyTargets(t, f.tg) == 1 })
+	for _, d := range f.targets(t, f.tg) {
+		if d.TargetHealth.State == elbtypes.TargetHealthStateEnumUnhealthy && (aws.ToString(d.Target.AvailabilityZone) != slow || d.TargetHealth.Reason != elbtypes.TargetHealthReasonEnumTimeout) {
+			t.Fatalf("unhealthy target %s", describe(d))
+		}
+	}
+	f.sim.Advance(5 * time.Minute)
+	for _, i := range f.describeGroup(t, "prod-nodes").Instances {
+		if i.LifecycleState != "InService" || aws.ToString(i.HealthStatus) != "Healthy" {
+			t.Fatalf("instance %s is %s and %s during a gray failure, want kept", aws.ToString(i.InstanceId), i.LifecycleState, aws.ToString(i.HealthStatus))
+		}
+	}
+}

@@ -2,6 +2,8 @@ package sim_test
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,5 +120,66 @@ func TestZoneOutageFailsDirectLaunches(t *testing.T) {
 	}
 	if err := e.sim.FailZone("mars-1a"); err == nil {
 		t.Fatal("failing an unknown zone succeeded")
+	}
+}
+
+// TestZoneFailureLaunchesReplacementsFirst follows "Availability Zone
+// outage": when a zone fails, the group launches new instances in an
+// unaffected zone, and the launches it tries in the failed zone fail; the
+// failed zone's instances are terminated only once their replacements are in
+// service.
+//
+// https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-availability-zone-balanced.html
+func TestZoneFailureLaunchesReplacementsFirst(t *testing.T) {
+	e := newEnv(t, sim.Options{Seed: 12})
+	n := e.network(t)
+	e.group(t, n, "web", 4)
+	a, b := n.zones[0], n.zones[1]
+	advanceUntil(t, e.sim, 5*time.Minute, "2+2", func() bool { return e.settled(t, "web", map[string]int{a: 2, b: 2}) })
+	var inA []string
+	for _, i := range e.describeGroup(t, "web").Instances {
+		if aws.ToString(i.AvailabilityZone) == a {
+			inA = append(inA, aws.ToString(i.InstanceId))
+		}
+	}
+	if err := e.sim.FailZone(a); err != nil {
+		t.Fatal(err)
+	}
+	sawBoth := false
+	advanceUntil(t, e.sim, 15*time.Minute, "4 in service in "+b, func() bool {
+		g := e.describeGroup(t, "web")
+		newInB, terminatingA := 0, 0
+		for _, i := range g.Instances {
+			id := aws.ToString(i.InstanceId)
+			switch {
+			case slices.Contains(inA, id) && strings.HasPrefix(string(i.LifecycleState), "Terminating"):
+				terminatingA++
+			case aws.ToString(i.AvailabilityZone) == b && i.LifecycleState == astypes.LifecycleStateInService:
+				newInB++
+			}
+		}
+		if terminatingA > 0 && newInB < 4 {
+			t.Fatalf("an instance of %s terminates while only %d instances are in service in %s", a, newInB, b)
+		}
+		// The failed instances are still members while their replacements
+		// launch.
+		for _, i := range g.Instances {
+			if slices.Contains(inA, aws.ToString(i.InstanceId)) && aws.ToString(i.HealthStatus) == "Unhealthy" && len(g.Instances) > 4 {
+				sawBoth = true
+			}
+		}
+		return e.settled(t, "web", map[string]int{b: 4})
+	})
+	if !sawBoth {
+		t.Fatal("the unhealthy instances were never kept beside their replacements")
+	}
+	failedInA := false
+	for _, ev := range e.sim.Events() {
+		if ev.DetailType == "EC2 Instance Launch Unsuccessful" && strings.Contains(string(ev.Detail), `"Availability Zone":"`+a+`"`) && strings.Contains(string(ev.Detail), "do not have sufficient") {
+			failedInA = true
+		}
+	}
+	if !failedInA {
+		t.Fatalf("no launch into %s failed during its outage", a)
 	}
 }
