@@ -36,15 +36,24 @@
 // Throttle and FailCall inject API errors; SetConsistencyDelay hides new
 // resources from Describe calls for a while; CrashInstance fails one
 // instance's status checks; FailZone and RecoverZone take a zone down and
-// bring it back.
+// bring it back; DegradeZone gives a zone a gray failure: its instances pass
+// their status checks while a fraction of the health checks and requests to
+// its targets time out and its responses slow down. FailImage makes an
+// image fail to pull, exit, fail its health checks or ignore SIGTERM.
 //
 // # Events
 //
-// Events, EventLog and Subscribe expose EventBridge events shaped like AWS's
-// documented examples: "EC2 Instance State-change Notification" (aws.ec2),
-// and "EC2 Instance-launch Lifecycle Action", "EC2 Instance-terminate
-// Lifecycle Action", "EC2 Instance Launch Successful", "EC2 Instance Launch
-// Unsuccessful" and "EC2 Instance Terminate Successful" (aws.autoscaling).
+// Events, EventLog and Subscribe expose EventBridge events. The simulator
+// emits the typed details of internal/events, whose parsers the handlers
+// use, so the two cannot drift apart; each is shaped like AWS's documented
+// example, kept in the repository's events/ directory: "EC2 Instance
+// State-change Notification" (aws.ec2); "EC2 Instance-launch Lifecycle
+// Action", "EC2 Instance-terminate Lifecycle Action", "EC2 Instance Launch
+// Successful", "EC2 Instance Launch Unsuccessful" and "EC2 Instance Terminate
+// Successful" (aws.autoscaling); "ECS Deployment State Change", "ECS Service
+// Action", "ECS Task State Change" and "ECS Container Instance State Change"
+// (aws.ecs); "CloudWatch Alarm State Change" (aws.cloudwatch); "ECR Image
+// Action" (aws.ecr).
 //
 // # Adding a service
 //
@@ -62,7 +71,12 @@
 // AWS values: an instance boots in 30s and shuts down in 30s, its status
 // checks initialize for 2 minutes, a NAT gateway is pending for 90s, a group
 // reacts to changes in 10s and notices a failed instance in 60s, and retries
-// a zone that refused a launch every 5 minutes.
+// a zone that refused a launch every 5 minutes. Timings.Services has ECS's:
+// a container instance registers 20s after its instance runs, a task spends
+// 5s provisioning and 10s pulling, its containers exit 2s after SIGTERM (or
+// are killed at their stopTimeout, 30s by default, when they ignore it), the
+// scheduler reacts to an unhealthy target in 10s and retries a placement in
+// 30s, and a load balancer provisions in 2 minutes.
 //
 // # Differences from moto
 //
@@ -98,7 +112,15 @@
 //     instances in Pending:Wait and Terminating:Wait until completed,
 //     extended by heartbeats or ended by their timeout's default result;
 //     groups replace unhealthy instances, honour suspended processes and
-//     rebalance after a zone recovers.
+//     rebalance after a zone recovers. When a zone fails, the group keeps
+//     its instances there (marked unhealthy) while it launches replacements
+//     in an unaffected zone, its launches into the failed zone failing, and
+//     terminates them once the replacements are in service ("Availability
+//     Zone outage", ec2-auto-scaling-availability-zone-balanced.html); a
+//     single failed instance is terminated, then replaced. Completing one of
+//     an instance's hooks with ABANDON ends the others at once
+//     (completing-lifecycle-hooks.html); a hook nothing completes applies
+//     its default result (ABANDON unless set) at its heartbeat timeout.
 //
 // # Limits
 //
@@ -147,42 +169,103 @@
 //     change, or when forced. A deployment is IN_PROGRESS until its tasks are
 //     healthy and the tasks it replaced have stopped, then COMPLETED. The
 //     circuit breaker fails it after max(3, min(200, ceil(0.5 × desired)))
-//     failed tasks (or its threshold configuration), counting the
-//     deployment's tasks that fail to start, exit, or fail their health
-//     checks after the grace period before ever turning healthy. A deployment
-//     alarm in ALARM fails it too. A failed deployment starts no task; with
+//     failed tasks (or its threshold configuration). A deployment alarm in
+//     ALARM fails it too. A failed deployment starts no task; with
 //     rollback, a new deployment returns to the last completed one, adopting
 //     its running tasks, and is never rolled back itself.
-//   - Target groups check each target every interval from registration: it
-//     turns healthy after the healthy threshold of passing checks and
-//     unhealthy after the unhealthy threshold of failing ones; a target whose
-//     zone the load balancer does not use is unused; a deregistered target
-//     drains for the deregistration delay. ECS stops a task whose target is
-//     unhealthy HealthReaction later, unless it is in its grace period.
+//   - The circuit breaker counts a deployment's tasks that fail to start,
+//     exit before turning healthy, or fail their health checks after the
+//     grace period; a task that turns healthy resets the count unless
+//     resetOnHealthyTask is false (API_DeploymentCircuitBreaker.html).
+//     DescribeServices echoes the whole breaker configuration. The failure
+//     reason names what happened: "task failed to start." as documented;
+//     "task exited before it turned healthy." and "task failed health
+//     checks." are the simulator's own texts.
+//   - Each deployment is a service deployment (ListServiceDeployments,
+//     DescribeServiceDeployments): IN_PROGRESS, SUCCESSFUL,
+//     ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL or ROLLBACK_FAILED once the
+//     circuit breaker, a deployment alarm or StopServiceDeployment (stop type
+//     ROLLBACK, also without configured rollback) rolled it back, with the
+//     rollback's reason and revision; STOPPED when it failed without
+//     rollback, or, the simulator's choice, when a newer deployment replaced
+//     it unfinished. Its circuit breaker monitor reports the failure count
+//     and threshold, its alarms monitor the alarms that triggered. A rollback
+//     belongs to the deployment it rolls back. A stopped deployment emits
+//     SERVICE_DEPLOYMENT_FAILED with the simulator's own reason.
+//   - Target groups check each target every interval from registration: a
+//     new target turns healthy after passing one check, a target that was
+//     unhealthy after the healthy threshold of passing ones, and any target
+//     unhealthy after the unhealthy threshold of failing ones
+//     (target-group-health-checks.html); a target whose zone the load
+//     balancer does not use is unused; a deregistered target drains for the
+//     deregistration delay. ECS stops a task whose target is unhealthy
+//     HealthReaction later, unless it is in its grace period.
 //   - Once a minute the fleet publishes AWS/ECS CPUUtilization and
 //     MemoryUtilization per service, AWS/ApplicationELB HealthyHostCount and
 //     UnHealthyHostCount per target group and zone, RequestCount,
-//     HTTPCode_Target_5XX_Count, HTTPCode_ELB_5XX_Count and
-//     TargetResponseTime, and CapacityProviderReservation; then managed
-//     scaling sets the Auto Scaling group's desired capacity and every alarm
-//     evaluates its last evaluation periods, alarming when datapoints to alarm
-//     of them breach. Target tracking policies work through the two alarms
-//     they create, as on AWS.
-//
-// FailImage makes an image's tasks fail to pull, exit after starting, or fail
-// their health checks. SetServiceLoad and SetTraffic drive the metrics;
-// StartZonalShift and EndZonalShift move a load balancer's traffic away from
-// a zone. Events: "ECS Deployment State Change", "ECS Task State Change",
-// "ECS Container Instance State Change" (on registration, status and agent
-// connection changes, not on each task placement) and "CloudWatch Alarm State
-// Change", shaped like the documented examples in testdata/fleet-events.
+//     HTTPCode_Target_5XX_Count, HTTPCode_ELB_5XX_Count with its 502, 503 and
+//     504 parts, and TargetResponseTime, and CapacityProviderReservation; then
+//     managed scaling sets the Auto Scaling group's desired capacity and every
+//     alarm evaluates. Requests go to healthy targets; a group with none
+//     routes to all its targets (fail open; the simulator counts initial
+//     targets among them); with no target the load balancer answers 503.
+//     Only 5xx answers from targets count as target 5xx; a target whose
+//     containers are not running counts as the load balancer's 502, one that
+//     does not answer in time as its 504 (load-balancer-cloudwatch-metrics
+//     .html). TargetRequests shows which targets received the last minute's
+//     requests.
+//   - An alarm looks at its evaluation range, its evaluation periods plus two
+//     (AWS gives no number; its documentation's example has 3 and 5): at
+//     least N real datapoints decide alone; with none, missing goes
+//     INSUFFICIENT_DATA, ignore keeps the state, breaching alarms and
+//     notBreaching is OK; otherwise missing datapoints are filled as few
+//     times as needed, and missing and ignore change the state only when
+//     filling cannot change the outcome, missing alarming early as
+//     "Avoiding premature transitions to alarm state" documents
+//     (alarms-and-missing-data.html).
+//   - Target tracking policies work through the two alarms they create, as
+//     on AWS. The new desired count is the running task count scaled by
+//     metric / target; a scale-out proceeds whenever it asks for more than
+//     the desired count, also in the scale-out cooldown; scale-in waits for
+//     its cooldown and for any ECS deployment in progress to finish
+//     (service-auto-scaling.html, target-tracking-scaling-policy-overview
+//     .html).
+//   - The scheduler emits "ECS Service Action" events: SERVICE_STEADY_STATE
+//     when a service reaches a steady state (once, not periodically),
+//     SERVICE_TASK_PLACEMENT_FAILURE when the reason it cannot place a task
+//     changes, and SERVICE_TASK_START_IMPAIRED after 3 of its tasks in a row
+//     failed to start or turn healthy (AWS gives no number; the simulator
+//     takes the breaker's minimum threshold). Deployment events carry the
+//     cluster's ARN.
+//   - A minimal ECR: CreateRepository, DescribeRepositories, DescribeImages
+//     (by tag or digest, with RepositoryNotFoundException and
+//     ImageNotFoundException) and PutImage, whose digest is the SHA-256 of
+//     the manifest and which emits "ECR Image Action"; PushImage pushes a
+//     manifest derived from the repository, tag and push count, so the same
+//     pushes give the same digests. Tasks run images by tag or digest; an
+//     image of a repository the simulated ECR has must have been pushed, or
+//     its pull fails; images of other registries always pull. FailImage on a
+//     pushed image's tag or digest follows the image.
+
+// FailImage makes an image's tasks fail to pull, exit after starting, fail
+// their health checks or ignore SIGTERM. SetServiceLoad and SetTraffic drive
+// the metrics; StartZonalShift and EndZonalShift move a load balancer's
+// traffic away from a zone. "ECS Container Instance State Change" events
+// come on registration, status and agent connection changes, not on each
+// task placement; like the documented example they name attributes without
+// their values.
 //
 // Where AWS documents no figure, the simulator picks one and says so: the
 // bake time of an alarm-watched deployment is the longest period × evaluation
 // periods among its alarms; managed scaling needs one instance per
 // instance's worth of waiting tasks and scales in after 15 low evaluations;
 // a service's CPU is its load divided among its running tasks; the reason
-// texts of alarm-based failures are the simulator's own.
+// texts of alarm-based failures are the simulator's own; an alarm's
+// evaluation range is its evaluation periods plus two; the scheduler reports
+// impaired starts after 3 failed tasks in a row; containers that handle
+// SIGTERM exit in 2 s; a gray failure's fraction applies to each health check
+// at random (from the seed) and to the requests in proportion, and its
+// latency is added to every response.
 //
 // Differences from moto in these services, checked by the parity suite; in
 // each the simulator does what AWS does:
@@ -208,9 +291,14 @@
 //   - moto 5.2.1 does not serve the RPC v2 CBOR protocol that the SDK's
 //     CloudWatch client uses by default; the project's clients and the parity
 //     suite speak awsQuery, and the simulator answers either.
+//   - ECR digests are the SHA-256 of the manifest, as registries compute
+//     them; moto derives them from the layers. Both are sha256 digests, which
+//     is what the parity suite compares.
 //   - Behaviour moto does not model at all: container instances, task
-//     placement and lifecycles, rolling deployments and their verdicts, target
-//     health, alarm evaluation and scaling.
+//     placement and lifecycles, rolling deployments and their verdicts, the
+//     service deployments API (moto 5.2.1 has no ListServiceDeployments,
+//     DescribeServiceDeployments or StopServiceDeployment), target health,
+//     alarm evaluation and scaling.
 //
 // Left out, because the control plane does not use them: Fargate, daemon
 // services, blue/green and external deployments, task sets, Service Connect,
