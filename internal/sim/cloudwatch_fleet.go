@@ -43,11 +43,7 @@ func (s *Sim) minuteTick() {
 // over three tasks reports 100 % CPU utilization, over six 50 %.
 func (s *Sim) SetServiceLoad(cluster, service string, cpu, memory float64) error {
 	return s.lockedRun(func() error {
-		c, err := s.findCluster(&cluster)
-		if err != nil {
-			return fmt.Errorf("setting load of service %s: %w", service, err)
-		}
-		svc, err := s.findService(c, service)
+		svc, err := s.findClusterService(&cluster, service)
 		if err != nil {
 			return fmt.Errorf("setting load of service %s: %w", service, err)
 		}

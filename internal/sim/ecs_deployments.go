@@ -125,11 +125,7 @@ func (s *Sim) findServiceDeployment(arn string) (*ecsService, *deployment) {
 }
 
 func (s *Sim) listServiceDeployments(in *ecs.ListServiceDeploymentsInput) (*ecs.ListServiceDeploymentsOutput, error) {
-	c, err := s.findCluster(in.Cluster)
-	if err != nil {
-		return nil, err
-	}
-	svc, err := s.findService(c, aws.ToString(in.Service))
+	svc, err := s.findClusterService(in.Cluster, aws.ToString(in.Service))
 	if err != nil {
 		return nil, err
 	}

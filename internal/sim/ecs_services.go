@@ -98,6 +98,15 @@ func (s *Sim) newDeploymentID() string {
 	return b.String()
 }
 
+// findClusterService resolves a cluster reference and a service in it.
+func (s *Sim) findClusterService(cluster *string, service string) (*ecsService, error) {
+	c, err := s.findCluster(cluster)
+	if err != nil {
+		return nil, err
+	}
+	return s.findService(c, service)
+}
+
 func (s *Sim) findService(c *ecsCluster, ref string) (*ecsService, error) {
 	name := lastSegment(ref)
 	svc, ok := c.services[name]
@@ -276,11 +285,7 @@ func (s *Sim) serviceEvent(svc *ecsService, format string, args ...any) {
 }
 
 func (s *Sim) updateService(in *ecs.UpdateServiceInput) (*ecs.UpdateServiceOutput, error) {
-	c, err := s.findCluster(in.Cluster)
-	if err != nil {
-		return nil, err
-	}
-	svc, err := s.findService(c, aws.ToString(in.Service))
+	svc, err := s.findClusterService(in.Cluster, aws.ToString(in.Service))
 	if err != nil {
 		return nil, err
 	}
@@ -347,11 +352,7 @@ func (s *Sim) updateService(in *ecs.UpdateServiceInput) (*ecs.UpdateServiceOutpu
 }
 
 func (s *Sim) deleteService(in *ecs.DeleteServiceInput) (*ecs.DeleteServiceOutput, error) {
-	c, err := s.findCluster(in.Cluster)
-	if err != nil {
-		return nil, err
-	}
-	svc, err := s.findService(c, aws.ToString(in.Service))
+	svc, err := s.findClusterService(in.Cluster, aws.ToString(in.Service))
 	if err != nil {
 		return nil, err
 	}
