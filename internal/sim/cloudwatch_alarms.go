@@ -250,36 +250,38 @@ const (
 // alarmStateFor decides an alarm's state from its evaluation range (oldest
 // first), its evaluation periods n, its datapoints to alarm m, its treatment
 // of missing data and its current state, following "How alarm state is
-// evaluated when data is missing":
+// evaluated when data is missing" and its two tables:
 //
 //   - With at least n real datapoints in the range, the most recent n decide
 //     and the treatment of missing data does not matter.
 //   - With none, missing goes to INSUFFICIENT_DATA, ignore keeps the state,
 //     breaching alarms and notBreaching is OK.
-//   - Otherwise the missing datapoints are filled as few times as needed:
-//     breaching and notBreaching fill them as their names say; missing and
-//     ignore change the state only when no filling could change the outcome,
-//     except that missing alarms early when the oldest breaching datapoint of
-//     the last n periods is at least m periods old and every later one is
-//     breaching or missing ("Avoiding premature transitions to alarm state").
+//   - Otherwise every real datapoint of the range is evaluated, and the rest
+//     of the n is filled: breaching and notBreaching fill as their names
+//     say. missing and ignore fill nothing: enough breaching datapoints
+//     alarm, and a datapoint within the threshold makes it OK. When every
+//     real datapoint breaches but there are fewer than m, missing alarms if
+//     the oldest of them is at least m periods old ("the oldest evaluated
+//     data point is breaching and there aren't any non-breaching data
+//     points", the documentation's "premature transition" rule) and is
+//     INSUFFICIENT_DATA otherwise; ignore keeps the state.
 //
 // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html
 // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#CloudWatch-alarms-avoiding-premature-transition
 func alarmStateFor(points []datapointClass, n, m int, treat string, current types.StateValue) types.StateValue {
 	var real []datapointClass
-	for _, p := range points {
-		if p != pointMissing {
-			real = append(real, p)
+	breached, oldestBreach := 0, -1
+	for i, p := range points {
+		if p == pointMissing {
+			continue
 		}
-	}
-	count := func(ps []datapointClass) int {
-		c := 0
-		for _, p := range ps {
-			if p == pointBreaching {
-				c++
+		real = append(real, p)
+		if p == pointBreaching {
+			breached++
+			if oldestBreach < 0 {
+				oldestBreach = len(points) - i
 			}
 		}
-		return c
 	}
 	verdict := func(alarm bool) types.StateValue {
 		if alarm {
@@ -288,49 +290,32 @@ func alarmStateFor(points []datapointClass, n, m int, treat string, current type
 		return types.StateValueOk
 	}
 	if len(real) >= n {
-		return verdict(count(real[len(real)-n:]) >= m)
-	}
-	if len(real) == 0 {
-		switch treat {
-		case "missing":
-			return types.StateValueInsufficientData
-		case "ignore":
-			return current
+		recent := 0
+		for _, p := range real[len(real)-n:] {
+			if p == pointBreaching {
+				recent++
+			}
 		}
-		return verdict(treat == "breaching")
+		return verdict(recent >= m)
 	}
-	breached, fill := count(real), n-len(real)
-	switch {
-	case treat == "breaching":
+	fill := n - len(real)
+	switch treat {
+	case "breaching":
 		return verdict(breached+fill >= m)
-	case treat == "notBreaching", breached >= m:
+	case "notBreaching":
 		return verdict(breached >= m)
-	case breached+fill < m:
-		return types.StateValueOk
-	case treat == "missing" && prematureAlarm(points[max(len(points)-n, 0):], m):
+	}
+	switch {
+	case len(real) == 0 && treat == "missing":
+		return types.StateValueInsufficientData
+	case breached >= m || breached < len(real):
+		return verdict(breached >= m)
+	case treat == "missing" && oldestBreach >= m:
 		return types.StateValueAlarm
+	case treat == "missing":
+		return types.StateValueInsufficientData
 	}
 	return current
-}
-
-// prematureAlarm reports whether the oldest breaching datapoint of window
-// (the last evaluation periods, oldest first) is at least m periods old with
-// only breaching or missing datapoints after it.
-func prematureAlarm(window []datapointClass, m int) bool {
-	for i, p := range window {
-		if p == pointBreaching {
-			if len(window)-i < m {
-				return false
-			}
-			for _, later := range window[i+1:] {
-				if later == pointOK {
-					return false
-				}
-			}
-			return true
-		}
-	}
-	return false
 }
 
 func (a *metricAlarm) breaches(v float64) bool {

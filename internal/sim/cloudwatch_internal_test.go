@@ -17,32 +17,50 @@ func pattern(s string) []datapointClass {
 	return out
 }
 
-// TestMissingDataTable reproduces the table in "How alarm state is evaluated
-// when data is missing": an alarm of 3 evaluation periods and 3 datapoints
-// to alarm, an evaluation range of 5, and the state each treatment of
-// missing data gives. "keep" is "Retain current state"; each row runs from
-// both OK and ALARM so that keeping is told apart from deciding.
+// TestMissingDataTable reproduces the two tables of "How alarm state is
+// evaluated when data is missing", row for row: CloudWatch retrieves the 5
+// most recent datapoints (oldest first, 0 within the threshold, X breaching,
+// - missing) and each treatment of missing data gives the state in its
+// column. "keep" is "Retain current state"; each row runs from both OK and
+// ALARM so that keeping is told apart from deciding.
 //
 // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html
 func TestMissingDataTable(t *testing.T) {
-	for _, row := range []struct {
+	type row struct {
 		points                                string
 		missing, ignore, breaching, notBreach string
+	}
+	for _, table := range []struct {
+		name string
+		n, m int
+		rows []row
 	}{
-		{"0 - X - X", "OK", "OK", "OK", "OK"},
-		{"- - - - 0", "OK", "OK", "OK", "OK"},
-		{"- - - - -", "INSUFFICIENT_DATA", "keep", "ALARM", "OK"},
-		{"0 X X - X", "ALARM", "ALARM", "ALARM", "ALARM"},
-		{"- - X - -", "ALARM", "keep", "ALARM", "OK"},
+		{"3 of 3", 3, 3, []row{
+			{"0 - X - X", "OK", "OK", "OK", "OK"},
+			{"0 - - - -", "OK", "OK", "OK", "OK"},
+			{"- - - - -", "INSUFFICIENT_DATA", "keep", "ALARM", "OK"},
+			{"0 X X - X", "ALARM", "ALARM", "ALARM", "ALARM"},
+			{"- - - - X", "INSUFFICIENT_DATA", "keep", "ALARM", "OK"},
+			{"X - - - -", "ALARM", "keep", "ALARM", "OK"},
+		}},
+		{"2 of 3", 3, 2, []row{
+			{"0 - X - X", "ALARM", "ALARM", "ALARM", "ALARM"},
+			{"0 0 X 0 X", "ALARM", "ALARM", "ALARM", "ALARM"},
+			{"0 - X - -", "OK", "OK", "ALARM", "OK"},
+			{"- - - - 0", "OK", "OK", "ALARM", "OK"},
+			{"- - - - X", "INSUFFICIENT_DATA", "keep", "ALARM", "OK"},
+		}},
 	} {
-		for treat, want := range map[string]string{"missing": row.missing, "ignore": row.ignore, "breaching": row.breaching, "notBreaching": row.notBreach} {
-			for _, current := range []types.StateValue{types.StateValueOk, types.StateValueAlarm} {
-				w := types.StateValue(want)
-				if want == "keep" {
-					w = current
-				}
-				if got := alarmStateFor(pattern(row.points), 3, 3, treat, current); got != w {
-					t.Errorf("%s with %s from %s: %s, want %s", row.points, treat, current, got, w)
+		for _, r := range table.rows {
+			for treat, want := range map[string]string{"missing": r.missing, "ignore": r.ignore, "breaching": r.breaching, "notBreaching": r.notBreach} {
+				for _, current := range []types.StateValue{types.StateValueOk, types.StateValueAlarm} {
+					w := types.StateValue(want)
+					if want == "keep" {
+						w = current
+					}
+					if got := alarmStateFor(pattern(r.points), table.n, table.m, treat, current); got != w {
+						t.Errorf("%s: %s with %s from %s: %s, want %s", table.name, r.points, treat, current, got, w)
+					}
 				}
 			}
 		}
@@ -50,26 +68,26 @@ func TestMissingDataTable(t *testing.T) {
 }
 
 // TestPrematureAlarm follows "Avoiding premature transitions to alarm
-// state": an alarm goes to ALARM when its oldest breaching datapoint in the
-// evaluation periods is at least datapoints-to-alarm old and every later
-// one is breaching or missing, even with fewer datapoints than that.
+// state": with missing data treated as missing, an alarm goes to ALARM when
+// its oldest breaching datapoint is at least datapoints-to-alarm periods old
+// and every later one is breaching or missing, even with fewer breaching
+// datapoints than that; a younger one is not enough to decide.
 //
 // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#CloudWatch-alarms-avoiding-premature-transition
 func TestPrematureAlarm(t *testing.T) {
 	for _, tc := range []struct {
-		window string
-		m      int
-		want   bool
+		points string
+		n, m   int
+		want   types.StateValue
 	}{
-		{"X - -", 3, true},
-		{"- X -", 3, false},
-		{"- X -", 2, true},
-		{"X 0 -", 2, false},
-		{"0 X -", 2, true},
-		{"- - -", 1, false},
+		{"- - X - -", 3, 3, types.StateValueAlarm},
+		{"- - - X -", 3, 3, types.StateValueInsufficientData},
+		{"- - - X -", 3, 2, types.StateValueAlarm},
+		{"- - - X X", 3, 3, types.StateValueInsufficientData},
+		{"- - X X -", 3, 3, types.StateValueAlarm},
 	} {
-		if got := prematureAlarm(pattern(tc.window), tc.m); got != tc.want {
-			t.Errorf("%s with %d datapoints to alarm: %v, want %v", tc.window, tc.m, got, tc.want)
+		if got := alarmStateFor(pattern(tc.points), tc.n, tc.m, "missing", types.StateValueOk); got != tc.want {
+			t.Errorf("%s, %d of %d: %s, want %s", tc.points, tc.m, tc.n, got, tc.want)
 		}
 	}
 }
