@@ -218,10 +218,14 @@
 //     (AWS gives no number; its documentation's example has 3 and 5): at
 //     least N real datapoints decide alone; with none, missing goes
 //     INSUFFICIENT_DATA, ignore keeps the state, breaching alarms and
-//     notBreaching is OK; otherwise missing datapoints are filled as few
-//     times as needed, and missing and ignore change the state only when
-//     filling cannot change the outcome, missing alarming early as
-//     "Avoiding premature transitions to alarm state" documents
+//     notBreaching is OK; otherwise breaching and notBreaching fill the
+//     missing ones as their names say, while with missing and ignore a real
+//     datapoint within the threshold decides OK unless enough breach, and
+//     when every real datapoint breaches but too few to alarm, missing
+//     alarms if the oldest is at least datapoints-to-alarm periods old
+//     ("Avoiding premature transitions to alarm state") and is
+//     INSUFFICIENT_DATA otherwise, and ignore keeps the state. The test
+//     holds both of the page's tables row for row
 //     (alarms-and-missing-data.html).
 //   - Target tracking policies work through the two alarms they create, as
 //     on AWS. The new desired count is the running task count scaled by
