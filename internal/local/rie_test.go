@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -90,24 +91,72 @@ func TestRecordFunctionUnderRIE(t *testing.T) {
 	}
 }
 
-// BenchmarkColdStart measures process start to the first answered
-// invocation of the record function under the emulator: what Lambda calls
-// init plus the first invoke.
+// BenchmarkColdStart starts every function of template.yaml under the
+// emulator, given the environment the template declares for it, and
+// invokes it once with input no handler accepts, which every function
+// answers without an AWS call. ns/op is process start to that answer;
+// init-ms is the emulator's own measure of the function's start-up, to its
+// first runtime API call.
 func BenchmarkColdStart(b *testing.B) {
-	bootstrap, err := local.BuildBootstrap(context.Background(), "../..", "./functions/record", b.TempDir())
+	tmpl, err := local.LoadTemplate("../../template.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		rie, err := local.StartRIE(bootstrap, []string{"TABLE_NAME=t", "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		// Invalid input answers without any AWS call, so this times start-up.
-		if body, _, err := rie.Invoke(context.Background(), []byte(`{}`), 10*time.Second); err != nil || !strings.Contains(string(body), "InvalidInputError") {
-			b.Fatalf("invoke: %v %s", err, body)
-		}
-		rie.Stop()
+	dirs := functionDirs(b)
+	for _, id := range tmpl.ResourcesOfType("AWS::Serverless::Function") {
+		b.Run(id, func(b *testing.B) {
+			bootstrap, err := local.BuildBootstrap(context.Background(), "../..", dirs[id], b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			names, err := tmpl.FunctionEnvironment(id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			env := []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x"}
+			for _, n := range names {
+				env = append(env, n+"=placeholder")
+			}
+			var init time.Duration
+			b.ResetTimer()
+			for b.Loop() {
+				rie, err := local.StartRIE(bootstrap, env)
+				if err != nil {
+					b.Fatal(err)
+				}
+				body, _, err := rie.Invoke(context.Background(), []byte(`[]`), 10*time.Second)
+				if err != nil || !strings.Contains(string(body), `"errorType"`) {
+					b.Fatalf("invoke: %v %s\n%s", err, body, rie.Output())
+				}
+				d, err := rie.InitDuration()
+				rie.Stop()
+				if err != nil {
+					b.Fatal(err)
+				}
+				init += d
+			}
+			b.ReportMetric(float64(init.Microseconds())/1000/float64(b.N), "init-ms/op")
+		})
 	}
+}
+
+// functionDirs maps each function's logical ID to its package, as the
+// Makefile's build targets do.
+func functionDirs(t testing.TB) map[string]string {
+	t.Helper()
+	cmd := exec.Command("make", "--no-print-directory", "-s", "functions")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("make functions: %v", err)
+	}
+	dirs := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		id, dir, ok := strings.Cut(line, " ")
+		if !ok {
+			t.Fatalf("make functions printed %q", line)
+		}
+		dirs[id] = dir
+	}
+	return dirs
 }
