@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/ecsplane/ecsplane/internal/awserr"
@@ -37,6 +38,15 @@ func RetryEventualConsistency(st *middleware.Stack) error {
 			}
 			return out, md, err
 		}), "Retry", middleware.After)
+}
+
+// WithConsistencyRetries returns a copy of cfg whose clients wait out
+// eventual consistency with RetryEventualConsistency, for the layers that
+// create resources and name them right away.
+func WithConsistencyRetries(cfg aws.Config) aws.Config {
+	cfg = cfg.Copy()
+	cfg.APIOptions = append(cfg.APIOptions, RetryEventualConsistency)
+	return cfg
 }
 
 func isSettled(op string) bool {

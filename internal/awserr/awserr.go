@@ -79,6 +79,16 @@ var (
 // IsNotFound reports whether err means the resource does not exist.
 func IsNotFound(err error) bool { return NotFound.Has(err) }
 
+// IgnoreNotFound returns nil when err means the resource does not exist,
+// and err otherwise: for deletes, where not-found means done, and for
+// lookups that may find nothing.
+func IgnoreNotFound(err error) error {
+	if IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
 // IsConflict reports whether err is a refused conditional or concurrent write.
 func IsConflict(err error) bool { return Conflict.Has(err) }
 

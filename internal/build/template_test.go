@@ -1,4 +1,4 @@
-package build
+package build_test
 
 import (
 	"path/filepath"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/ecsplane/ecsplane/internal/awsclient"
 	"github.com/ecsplane/ecsplane/internal/awstest"
+	"github.com/ecsplane/ecsplane/internal/build"
 	"github.com/ecsplane/ecsplane/internal/local"
 )
 
@@ -37,18 +38,16 @@ func strs(v any) []string {
 	return nil
 }
 
-// TestFunctionPoliciesAreLeastPrivilege reads the build functions' and
-// the read policy's statements from template.yaml and checks DESIGN.md §8:
-// no wildcard actions, no IAM creation, every mutation scoped to named
-// resources or conditioned on the stack tag, PassRole only for the
-// declared roles and services.
-func TestFunctionPoliciesAreLeastPrivilege(t *testing.T) {
+// functionStatements reads every function's inline policy statements from
+// template.yaml, by function.
+func functionStatements(t *testing.T) map[string][]statement {
+	t.Helper()
 	tmpl, err := local.LoadTemplate(filepath.Join(awstest.RepoRoot(t), "template.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var all []statement
-	for _, fn := range []string{"PlanFunction", "BuildFunction", "ReadyFunction", "TeardownFunction"} {
+	out := map[string][]statement{}
+	for _, fn := range tmpl.ResourcesOfType("AWS::Serverless::Function") {
 		var policies []any
 		if err := tmpl.Property(fn, "Policies", &policies); err != nil {
 			t.Fatal(err)
@@ -56,9 +55,7 @@ func TestFunctionPoliciesAreLeastPrivilege(t *testing.T) {
 		for _, p := range policies {
 			m, ok := p.(map[string]any)
 			if !ok {
-				if p != "StackReadPolicy" {
-					t.Errorf("%s uses policy %v; want only StackReadPolicy and inline statements", fn, p)
-				}
+				t.Errorf("%s uses policy %v; want inline statements only, so each function's permissions are its own", fn, p)
 				continue
 			}
 			var sts []statement
@@ -66,57 +63,58 @@ func TestFunctionPoliciesAreLeastPrivilege(t *testing.T) {
 			if err != nil || n == 0 {
 				t.Fatalf("%s: statements %v: %v", fn, m, err)
 			}
-			all = append(all, sts...)
+			out[fn] = append(out[fn], sts...)
 		}
 	}
-	var doc struct {
-		Statement []statement `yaml:"Statement"`
-	}
-	if err := tmpl.Property("StackReadPolicy", "PolicyDocument", &doc); err != nil {
-		t.Fatal(err)
-	}
-	for _, st := range doc.Statement {
-		for _, a := range strs(st.Action) {
-			if _, op, _ := strings.Cut(a, ":"); !awsclient.IsRead(op) {
-				t.Errorf("the read policy allows %s", a)
-			}
-		}
-	}
-	all = append(all, doc.Statement...)
+	return out
+}
 
-	if len(all) < 12 {
-		t.Fatalf("found %d statements; the policies were not read", len(all))
+// TestFunctionPoliciesAreLeastPrivilege reads every function's statements
+// from template.yaml and checks DESIGN.md §8: no wildcard actions, no IAM
+// creation, every mutation scoped to named resources or conditioned on the
+// stack tag, PassRole only for the declared roles, each to its one
+// service, and a plan that only reads.
+func TestFunctionPoliciesAreLeastPrivilege(t *testing.T) {
+	byFunction := functionStatements(t)
+	if len(byFunction) != len(build.Layers)+2 {
+		t.Fatalf("policies of %d functions, want the plan, the record and one per layer", len(byFunction))
 	}
-	passRole := 0
-	for _, st := range all {
-		actions := strs(st.Action)
-		resources := strs(st.Resource)
-		for _, a := range actions {
-			_, op, _ := strings.Cut(a, ":")
-			if a == "*" || strings.HasSuffix(a, ":*") || strings.Contains(op, "*") {
-				t.Errorf("statement %s allows the wildcard %s", st.Sid, a)
+	passRole := map[string][]string{}
+	for fn, sts := range byFunction {
+		for _, st := range sts {
+			actions := strs(st.Action)
+			resources := strs(st.Resource)
+			for _, a := range actions {
+				_, op, _ := strings.Cut(a, ":")
+				if a == "*" || strings.HasSuffix(a, ":*") || strings.Contains(op, "*") {
+					t.Errorf("%s: statement %s allows the wildcard %s", fn, st.Sid, a)
+				}
+				if strings.HasPrefix(a, "iam:") && a != "iam:PassRole" {
+					t.Errorf("%s: statement %s allows %s; the functions never manage IAM", fn, st.Sid, a)
+				}
+				if fn == "PlanFunction" && !awsclient.IsRead(op) {
+					t.Errorf("the plan function may %s; it only reads", a)
+				}
+				if awsclient.IsRead(op) || a == "iam:PassRole" {
+					continue
+				}
+				if slices.Contains(resources, "*") && len(st.Condition) == 0 {
+					t.Errorf("%s: statement %s allows %s on every resource, unconditioned", fn, st.Sid, a)
+				}
 			}
-			if strings.HasPrefix(a, "iam:") && a != "iam:PassRole" {
-				t.Errorf("statement %s allows %s; the functions never manage IAM", st.Sid, a)
-			}
-			if awsclient.IsRead(op) || a == "iam:PassRole" {
-				continue
-			}
-			if slices.Contains(resources, "*") && len(st.Condition) == 0 {
-				t.Errorf("statement %s allows %s on every resource, unconditioned", st.Sid, a)
+			if slices.Contains(actions, "iam:PassRole") {
+				cond, _ := st.Condition["StringEquals"].(map[string]any)
+				services := strs(cond["iam:PassedToService"])
+				if slices.Contains(resources, "*") || len(services) != 1 {
+					t.Errorf("%s: PassRole on %v to %v; want declared roles, each to one service", fn, resources, services)
+				}
+				passRole[fn] = append(passRole[fn], services...)
 			}
 		}
-		if slices.Contains(actions, "iam:PassRole") {
-			passRole++
-			cond, _ := st.Condition["StringEquals"].(map[string]any)
-			services := strs(cond["iam:PassedToService"])
-			if slices.Contains(resources, "*") || len(resources) != 3 || !slices.Equal(services, []string{"ec2.amazonaws.com", "ecs-tasks.amazonaws.com"}) {
-				t.Errorf("PassRole on %v to %v; want the three declared roles, to EC2 and ECS tasks only", resources, services)
-			}
-		}
 	}
-	if passRole != 1 {
-		t.Errorf("%d PassRole statements, want exactly the build function's", passRole)
+	want := map[string][]string{"ComputeFunction": {"ec2.amazonaws.com"}, "ServiceFunction": {"ecs-tasks.amazonaws.com"}}
+	if len(passRole) != len(want) || !slices.Equal(passRole["ComputeFunction"], want["ComputeFunction"]) || !slices.Equal(passRole["ServiceFunction"], want["ServiceFunction"]) {
+		t.Errorf("PassRole grants %v, want %v: the instance role to EC2 by the compute function, the task roles to ECS tasks by the service function", passRole, want)
 	}
 }
 

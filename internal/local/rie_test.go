@@ -37,7 +37,7 @@ func TestRecordFunctionUnderRIE(t *testing.T) {
 	}
 
 	// Without TABLE_NAME the function must refuse to start, naming it.
-	bad, err := local.StartRIE(bootstrap, []string{"AWS_REGION=us-east-1"})
+	bad, err := local.StartRIE(bootstrap, []string{"AWS_REGION=us-east-1", "STACK_NAME=web-dev"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestRecordFunctionUnderRIE(t *testing.T) {
 	}
 
 	rie, err := local.StartRIE(bootstrap, []string{
-		"TABLE_NAME=" + table, "AWS_REGION=us-east-1", "AWS_ENDPOINT_URL=" + env.Endpoint,
+		"TABLE_NAME=" + table, "STACK_NAME=web-dev", "AWS_REGION=us-east-1", "AWS_ENDPOINT_URL=" + env.Endpoint,
 		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
 		"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_LAMBDA_LOG_LEVEL=INFO",
 	})
@@ -72,7 +72,7 @@ func TestRecordFunctionUnderRIE(t *testing.T) {
 	if err := json.Unmarshal(body, &rec); err != nil || rec.ID == "" || rec.Reason != "NotReadyError" {
 		t.Fatalf("response %s (%v)", body, err)
 	}
-	as, _, err := ledger.New(db, table).Actions(ctx, "web", ledger.PageRequest{})
+	as, _, err := ledger.New(db, table).Actions(ctx, "web-dev", ledger.PageRequest{})
 	if err != nil || len(as) != 1 || as[0].ID != rec.ID {
 		t.Fatalf("ledger holds %+v (%v), want the recorded action", as, err)
 	}
@@ -82,11 +82,13 @@ func TestRecordFunctionUnderRIE(t *testing.T) {
 
 	// The emulator reports a function error in the body only, without
 	// Lambda's X-Amz-Function-Error header.
-	body, _, err = rie.Invoke(ctx, []byte(`{"kind":"build"}`), 10*time.Second)
-	if err != nil || !strings.Contains(string(body), `"errorType":"InvalidInputError"`) {
-		t.Fatalf("bad input: %v %s", err, body)
+	for _, bad := range []string{`{"kind":"build"}`, `{"subject":"another-stack","kind":"build","action":"build","outcome":"SUCCEEDED"}`} {
+		body, _, err = rie.Invoke(ctx, []byte(bad), 10*time.Second)
+		if err != nil || !strings.Contains(string(body), `"errorType":"InvalidInputError"`) {
+			t.Fatalf("bad input %s: %v %s", bad, err, body)
+		}
 	}
-	if as, _, _ := ledger.New(db, table).Actions(ctx, "web", ledger.PageRequest{}); len(as) != 1 {
+	if as, _, _ := ledger.New(db, table).Actions(ctx, "web-dev", ledger.PageRequest{}); len(as) != 1 {
 		t.Fatalf("bad input wrote to the ledger: %d actions", len(as))
 	}
 }
