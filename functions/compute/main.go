@@ -5,7 +5,6 @@
 package main
 
 import (
-	"context"
 	"log"
 	"os"
 
@@ -18,7 +17,7 @@ import (
 )
 
 func main() {
-	env, err := lambdaenv.Load(context.Background(), os.LookupEnv, nil, os.Stdout)
+	env, err := lambdaenv.Load(os.LookupEnv, nil, os.Stdout)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -5,7 +5,6 @@
 package main
 
 import (
-	"context"
 	"log"
 	"os"
 
@@ -19,7 +18,7 @@ import (
 
 func main() {
 	var cfg ingress.Config
-	env, err := lambdaenv.Load(context.Background(), os.LookupEnv, &cfg, os.Stdout)
+	env, err := lambdaenv.Load(os.LookupEnv, &cfg, os.Stdout)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"log"
 	"os"
 
@@ -16,7 +15,7 @@ import (
 
 func main() {
 	var cfg ledger.Config
-	env, err := lambdaenv.Load(context.Background(), os.LookupEnv, &cfg, os.Stdout)
+	env, err := lambdaenv.Load(os.LookupEnv, &cfg, os.Stdout)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -6,7 +6,6 @@
 package main
 
 import (
-	"context"
 	"log"
 	"os"
 
@@ -22,7 +21,7 @@ import (
 
 func main() {
 	var cfg service.Config
-	env, err := lambdaenv.Load(context.Background(), os.LookupEnv, &cfg, os.Stdout)
+	env, err := lambdaenv.Load(os.LookupEnv, &cfg, os.Stdout)
 	if err != nil {
 		log.Fatal(err)
 	}

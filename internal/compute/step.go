@@ -10,19 +10,10 @@ import (
 // Step is the layer as the state machines and the runner run it: the
 // fleet is ready once the group has an instance in service and a
 // registered container instance in every zone.
-var Step = step.Layer[Clients]{
-	Name: Layer,
-	Reconcile: func(ctx context.Context, c Clients, run *stack.Run, o *stack.Outputs) (err error) {
-		o.Compute, err = Reconcile(ctx, c, run, Inputs{Network: o.Network, Security: o.Security})
-		return err
-	},
-	Output:  func(o *stack.Outputs) any { return o.Compute },
-	Destroy: Destroy,
-	Checks: []step.Check[Clients]{
-		{Name: CheckGroup, Status: zonal(CheckGroup, GroupStatus)},
-		{Name: CheckInstances, Status: zonal(CheckInstances, InstancesStatus)},
-	},
-}
+var Step = step.Define(Layer, func(o *stack.Outputs) **stack.ComputeOutput { return &o.Compute },
+	func(o *stack.Outputs) Inputs { return Inputs{Network: o.Network, Security: o.Security} }, Reconcile, Destroy,
+	step.Check[Clients]{Name: CheckGroup, Status: zonal(CheckGroup, GroupStatus)},
+	step.Check[Clients]{Name: CheckInstances, Status: zonal(CheckInstances, InstancesStatus)})
 
 func zonal(name string, status func(context.Context, Clients, *stack.ComputeOutput, []string) (stack.Status, error)) func(context.Context, Clients, *stack.Outputs) (stack.Status, error) {
 	return func(ctx context.Context, c Clients, o *stack.Outputs) (stack.Status, error) {

@@ -1,11 +1,11 @@
 // Package lambdaenv is the one start-up of every function: it reads the
-// variables the function declares in template.yaml (the shared ones, its
-// own and the Lambda logging controls) together, so every missing one is
-// reported at once, then loads the SDK configuration.
+// variables the function declares in template.yaml (the shared ones and its
+// own) and those the Lambda service sets (the region, the execution role's
+// credentials, the logging controls) together, so every missing one is
+// reported at once, and builds the SDK configuration from them.
 package lambdaenv
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -35,21 +35,18 @@ type Env struct {
 // Load fills own, a pointer to the function's configuration struct (nil
 // when it reads nothing of its own), with the shared variables and the
 // logging options, and loads the SDK configuration.
-func Load(ctx context.Context, lookup config.Lookup, own any, logTo io.Writer) (*Env, error) {
+func Load(lookup config.Lookup, own any, logTo io.Writer) (*Env, error) {
 	env := &Env{}
 	var lo logging.Options
-	errs := []error{config.Load(&env.Shared, lookup), config.Load(&lo, lookup)}
+	var sdk awsclient.Environment
+	errs := []error{config.Load(&env.Shared, lookup), config.Load(&sdk, lookup), config.Load(&lo, lookup)}
 	if own != nil {
 		errs = append(errs, config.Load(own, lookup))
 	}
 	if err := joinConfig(errs); err != nil {
 		return nil, err
 	}
-	cfg, err := awsclient.Load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	env.AWS, env.Log = cfg, logging.New(logTo, lo)
+	env.AWS, env.Log = awsclient.FromEnvironment(sdk), logging.New(logTo, lo)
 	return env, nil
 }
 

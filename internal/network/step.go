@@ -8,18 +8,11 @@ import (
 )
 
 // Step is the layer as the state machines and the runner run it.
-var Step = step.Layer[Clients]{
-	Name: Layer,
-	Reconcile: func(ctx context.Context, c Clients, run *stack.Run, o *stack.Outputs) (err error) {
-		o.Network, err = Reconcile(ctx, c, run, Inputs{})
-		return err
-	},
-	Output:  func(o *stack.Outputs) any { return o.Network },
-	Destroy: Destroy,
-	Checks: []step.Check[Clients]{{Name: CheckNAT, Status: func(ctx context.Context, c Clients, o *stack.Outputs) (stack.Status, error) {
+var Step = step.Define(Layer, func(o *stack.Outputs) **stack.NetworkOutput { return &o.Network },
+	func(*stack.Outputs) Inputs { return Inputs{} }, Reconcile, Destroy,
+	step.Check[Clients]{Name: CheckNAT, Status: func(ctx context.Context, c Clients, o *stack.Outputs) (stack.Status, error) {
 		if o.Network == nil {
 			return stack.Status{}, stack.Missing("check "+CheckNAT, Layer)
 		}
 		return NATStatus(ctx, c, o.Network)
-	}}},
-}
+	}})

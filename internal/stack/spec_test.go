@@ -200,3 +200,22 @@ func TestTags(t *testing.T) {
 		t.Fatal("Owned disagrees with the tag scheme")
 	}
 }
+
+func FuzzIdentify(f *testing.F) {
+	f.Add([]byte(`{"name":"web"}`))
+	f.Add([]byte(`{"name":"web","compute":{"minSize":"x"}}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		s, err := Identify(raw)
+		if err != nil {
+			var inv *handlererr.InvalidInputError
+			if !errors.As(err, &inv) {
+				t.Fatalf("Identify returned %T, want InvalidInputError", err)
+			}
+			return
+		}
+		if !namePattern.MatchString(s.Name) || s.Network.AZCount != 0 {
+			t.Fatalf("Identify(%q) = %+v: a stack name and nothing else", raw, s)
+		}
+	})
+}

@@ -44,6 +44,24 @@ type Layer[C any] struct {
 	Checks []Check[C]
 }
 
+// Define describes a layer whose output is the field of the outputs that
+// field points to, reconciled from the earlier layers' outputs as inputs
+// picks them.
+func Define[C, I, T any](name string, field func(*stack.Outputs) **T, inputs func(*stack.Outputs) I,
+	reconcile func(context.Context, C, *stack.Run, I) (*T, error), destroy func(context.Context, C, *stack.Run) error, checks ...Check[C]) Layer[C] {
+	return Layer[C]{
+		Name: name,
+		Reconcile: func(ctx context.Context, c C, run *stack.Run, o *stack.Outputs) error {
+			out, err := reconcile(ctx, c, run, inputs(o))
+			*field(o) = out
+			return err
+		},
+		Output:  func(o *stack.Outputs) any { return *field(o) },
+		Destroy: destroy,
+		Checks:  checks,
+	}
+}
+
 // Check is one readiness check: one condition of a healthy stack.
 type Check[C any] struct {
 	Name   string
