@@ -2,6 +2,7 @@ package build_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/ecsplane/ecsplane/internal/awsclient"
+	"github.com/ecsplane/ecsplane/internal/build"
+	"github.com/ecsplane/ecsplane/internal/handlererr"
 	"github.com/ecsplane/ecsplane/internal/ledger"
 	"github.com/ecsplane/ecsplane/internal/service"
 	"github.com/ecsplane/ecsplane/internal/stack"
@@ -134,9 +137,26 @@ func TestBuildOwnsTheTemplateAndRolloutsOwnTheRevision(t *testing.T) {
 		t.Fatalf("after the build the service runs %s (%s), want %s (%s)", image, aws.ToString(td.TaskDefinitionArn), last, lastRevision)
 	}
 
-	// A template change: more CPU.
+	// A template change, more CPU, while a rollout holds the service's
+	// lease: the build waits its turn, and registers nothing meanwhile.
 	bigger := f.spec
 	bigger.Service.CPU = 1024
+	held, err := service.AcquireLease(ctx, f.clients.Service, service.Name(f.spec), "rollout-13")
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := stack.NewRun(bigger, false, "busy-build", nil)
+	_, err = build.Apply(ctx, f.clients, busy)
+	var notReady *handlererr.NotReadyError
+	if !errors.As(err, &notReady) || !strings.Contains(err.Error(), "held by rollout-13") {
+		t.Fatalf("a build while a rollout holds the lease: %v, want a NotReadyError naming the holder", err)
+	}
+	if td, _ := running(t, f, f.spec); aws.ToString(td.TaskDefinitionArn) != lastRevision || strings.Contains(busy.Plan().String(), "ecs:task-definition") {
+		t.Fatalf("the build moved the service while the lease was held:\n%s", busy.Plan())
+	}
+	if err := service.ReleaseLease(ctx, f.clients.Service, held); err != nil {
+		t.Fatal(err)
+	}
 	f.calls.Reset()
 	change := stack.NewRun(bigger, false, "cpu-build", nil)
 	converge(t, f, change)

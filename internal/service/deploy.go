@@ -42,13 +42,14 @@ type Rollout struct {
 }
 
 // AcquireLease takes the service's lease for owner. Another owner's
-// unexpired lease is a ConflictError; the same owner takes it again, so a
-// retried step goes on.
+// unexpired lease is a NotReadyError: the service is busy with another
+// deployment, and the step waits and tries again. The same owner takes it
+// again, so a retried step goes on.
 func AcquireLease(ctx context.Context, c Clients, service, owner string) (*ledger.Lease, error) {
 	lease, err := c.Ledger.Acquire(ctx, service, owner, LeaseTTL)
 	var held *ledger.LockHeldError
 	if errors.As(err, &held) {
-		return nil, &handlererr.ConflictError{Msg: "another deployment holds the service's lease", Err: err}
+		return nil, &handlererr.NotReadyError{Msg: "another deployment holds the service's lease", Err: err}
 	}
 	return lease, err
 }

@@ -24,7 +24,7 @@
 // A deployment goes through separate phases, each a function here, so a
 // state machine can run them as separate steps:
 //
-//   - AcquireLease takes the service's lease in the ledger (a ConflictError
+//   - AcquireLease takes the service's lease in the ledger (a NotReadyError
 //     while another owner holds it);
 //   - RecordPending records the deployment PENDING, with the previous
 //     revision and the image;
