@@ -22,6 +22,27 @@ func (e *consistencyError) RetryableError() bool { return true }
 // consistency window: reads, and deletes, where not-found means done.
 var settled = []string{"Describe", "List", "Get", "Delete", "Deregister", "Release", "Disassociate", "Detach", "Revoke"}
 
+// unseen lists, by service and operation, the codes other than not-found
+// with which AWS refuses a call that names a resource it cannot see yet.
+// Auto Scaling answers a launch template or a subnet created a moment
+// before with a ValidationError, a code it gives other mistakes too, which
+// are then retried within the retryer's bound before they surface.
+var unseen = map[[2]string]string{
+	{"Auto Scaling", "CreateAutoScalingGroup"}: "ValidationError",
+	{"Auto Scaling", "UpdateAutoScalingGroup"}: "ValidationError",
+}
+
+// missingReference reports whether a mutating call failed because a
+// resource it names is not visible yet, by error code.
+func missingReference(ctx context.Context, err error) bool {
+	op := middleware.GetOperationName(ctx)
+	if isSettled(op) {
+		return false
+	}
+	code, listed := unseen[[2]string{middleware.GetServiceID(ctx), op}]
+	return awserr.IsNotFound(err) || (listed && awserr.Code(err) == code)
+}
+
 // RetryEventualConsistency makes the standard retryer retry a mutating call
 // that fails because a resource it names is not found. The control plane
 // only names resources it has just found or created, so such a failure is
@@ -33,7 +54,7 @@ func RetryEventualConsistency(st *middleware.Stack) error {
 	return st.Finalize.Insert(middleware.FinalizeMiddlewareFunc("ecsplaneEventualConsistency",
 		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 			out, md, err := next.HandleFinalize(ctx, in)
-			if err != nil && awserr.IsMissingReference(err) && !isSettled(middleware.GetOperationName(ctx)) {
+			if err != nil && missingReference(ctx, err) {
 				return out, md, &consistencyError{err}
 			}
 			return out, md, err
