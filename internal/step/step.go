@@ -151,15 +151,12 @@ func (h *Handler[C]) Handle(ctx context.Context, req Request) (any, error) {
 func (h *Handler[C]) handle(ctx context.Context, req Request) (any, error) {
 	switch req.Op {
 	case OpReconcile:
-		spec, err := stack.Decode(req.Spec)
+		run, err := h.run(req, stack.Decode)
 		if err != nil {
 			return nil, err
 		}
-		if err := h.managed(spec); err != nil {
-			return nil, err
-		}
 		o := req.Layers
-		if err := h.Layer.Reconcile(ctx, h.Clients, stack.NewRun(spec, false, req.ExecutionARN, h.Log), &o); err != nil {
+		if err := h.Layer.Reconcile(ctx, h.Clients, run, &o); err != nil {
 			return nil, fmt.Errorf("%s layer: %w", h.Layer.Name, err)
 		}
 		return h.Layer.Output(&o), nil
@@ -177,14 +174,11 @@ func (h *Handler[C]) handle(ctx context.Context, req Request) (any, error) {
 		}
 		return nil, handlererr.Invalid(fmt.Sprintf("the %s layer has no readiness check %q", h.Layer.Name, req.Check))
 	case OpDestroy:
-		spec, err := stack.Identify(req.Spec)
+		run, err := h.run(req, stack.Identify)
 		if err != nil {
 			return nil, err
 		}
-		if err := h.managed(spec); err != nil {
-			return nil, err
-		}
-		err = h.Layer.Destroy(ctx, h.Clients, stack.NewRun(spec, false, req.ExecutionARN, h.Log))
+		err = h.Layer.Destroy(ctx, h.Clients, run)
 		var notReady *handlererr.NotReadyError
 		switch {
 		case err == nil:
@@ -200,9 +194,14 @@ func (h *Handler[C]) handle(ctx context.Context, req Request) (any, error) {
 	return nil, handlererr.Invalid(fmt.Sprintf("op %q is not one of %s, %s, %s", req.Op, OpReconcile, OpCheck, OpDestroy))
 }
 
-func (h *Handler[C]) managed(spec stack.Spec) error {
-	if h.Stack != "" && spec.Name != h.Stack {
-		return handlererr.Invalid(fmt.Sprintf("stack %q is not %q, the stack this function manages", spec.Name, h.Stack))
+// run reads the request's spec with read and refuses another stack's.
+func (h *Handler[C]) run(req Request, read func([]byte) (stack.Spec, error)) (*stack.Run, error) {
+	spec, err := read(req.Spec)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if h.Stack != "" && spec.Name != h.Stack {
+		return nil, handlererr.Invalid(fmt.Sprintf("stack %q is not %q, the stack this function manages", spec.Name, h.Stack))
+	}
+	return stack.NewRun(spec, false, req.ExecutionARN, h.Log), nil
 }
