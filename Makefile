@@ -10,7 +10,7 @@ BIN     ?= bin
 # makefile build method calls `make build-<LogicalId>` with ARTIFACTS_DIR set.
 FUNCTIONS := $(shell sed -n 's/^  \([A-Za-z0-9][A-Za-z0-9]*Function\):$$/\1/p' template.yaml)
 
-# build-BuildNetworkFunction → ./functions/build-network
+# build-NetworkFunction → ./functions/network
 fn_dir = ./functions/$(shell echo '$(1)' | sed -e 's/Function$$//' -e 's/\([a-z0-9]\)\([A-Z]\)/\1-\2/g' | tr 'A-Z' 'a-z')
 
 LAMBDA_ENV   := GOOS=linux GOARCH=arm64 CGO_ENABLED=0

@@ -78,7 +78,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	if !f.asJSON {
-		fmt.Fprintln(tw, "CREATED\tID\tSTATUS\tIMAGE\tTASK DEFINITION\tTRANSITIONS")
+		fmt.Fprintln(tw, "CREATED\tID\tCAUSE\tSTATUS\tIMAGE\tTASK DEFINITION\tTRANSITIONS")
 	}
 	shown, cursor := 0, ""
 	for {
@@ -105,7 +105,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			if image == "" {
 				image = d.ImageDigest
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.CreatedAt.Format(time.DateTime), d.ID, d.Status, image, dash(d.NewTaskDef), strings.Join(steps, " → "))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.CreatedAt.Format(time.DateTime), d.ID, dash(d.Cause), d.Status, image, dash(d.NewTaskDef), strings.Join(steps, " → "))
 		}
 		shown += len(ds)
 		if next == "" || (!f.all && shown >= f.limit) {

@@ -16,7 +16,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	tmpl := fs.String("template", "template.yaml", "SAM template whose table is created")
-	service := fs.String("service", "web", "service name")
+	name := fs.String("stack", "web", "name of the stack to build")
 	python := fs.String("python", envOr("ECSPLANE_PYTHON", "python3"), "Python interpreter with moto[server]==5.2.1")
 	verbose := fs.Bool("v", false, "show moto's log")
 	if err := fs.Parse(args); err != nil {
@@ -40,8 +40,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	steps := local.LedgerSteps(*service)
-	steps = append(steps, localBuildSteps(sim.New(sim.Options{Seed: 1}), *service, "statemachine/build.asl.json")...)
+	steps := localBuildSteps(sim.New(sim.Options{Seed: 1}), *name, "statemachine/build.asl.json")
 	steps = append(steps, local.Step{
 		Name: "print the ledger with `ecsplane history` and `ecsplane actions`",
 		Run: func(ctx context.Context, s *local.Session) error {
@@ -55,11 +54,11 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 					return err
 				}
 			}
-			if err := runHistory(ctx, []string{"--table", table, *service}, stdout, stderr); err != nil {
+			if err := runHistory(ctx, []string{"--table", table, *name}, stdout, stderr); err != nil {
 				return err
 			}
 			fmt.Fprintln(stdout)
-			return runActions(ctx, []string{"--table", table, *service}, stdout, stderr)
+			return runActions(ctx, []string{"--table", table, *name}, stdout, stderr)
 		},
 	})
 	if err := local.RunSteps(ctx, s, steps); err != nil {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,23 +18,27 @@ import (
 
 	"github.com/ecsplane/ecsplane/internal/awsclient"
 	"github.com/ecsplane/ecsplane/internal/build"
+	"github.com/ecsplane/ecsplane/internal/execution"
 	"github.com/ecsplane/ecsplane/internal/ledger"
-	"github.com/ecsplane/ecsplane/internal/service"
 	"github.com/ecsplane/ecsplane/internal/stack"
 )
 
 const stackUsage = `usage: ecsplane stack plan|apply|destroy [flags]
 
   plan      list every change apply would make, without making any
-  apply     create what is missing and repair what drifted, then wait until ready
+  apply     create what is missing, repair what drifted and delete what the
+            spec no longer wants, then wait until ready
   destroy   delete the stack in reverse order
 
-The stack name, image repository and role ARNs come from flags or from
-$ECSPLANE_STACK, $ECSPLANE_IMAGE_REPOSITORY, $ECSPLANE_INSTANCE_PROFILE_ARN,
-$ECSPLANE_EXECUTION_ROLE_ARN and $ECSPLANE_TASK_ROLE_ARN.
+The stack name, image repository, nginx image and role ARNs come from flags
+or from $ECSPLANE_STACK, $ECSPLANE_IMAGE_REPOSITORY, $ECSPLANE_NGINX_IMAGE,
+$ECSPLANE_INSTANCE_PROFILE_ARN, $ECSPLANE_EXECUTION_ROLE_ARN and
+$ECSPLANE_TASK_ROLE_ARN. apply needs the ledger table, where the service's
+lease and deployment records live.
 `
 
 type stackFlags struct {
+	name         string
 	cfg          build.Config
 	specFile     string
 	asJSON       bool
@@ -50,18 +53,20 @@ func parseStack(cmd string, args []string, stderr io.Writer) (*stackFlags, error
 	fs := flag.NewFlagSet("stack "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f := &stackFlags{}
-	fs.StringVar(&f.cfg.StackName, "name", os.Getenv("ECSPLANE_STACK"), "stack name")
+	fs.StringVar(&f.name, "name", os.Getenv("ECSPLANE_STACK"), "stack name")
 	fs.StringVar(&f.cfg.ImageRepository, "image-repository", os.Getenv("ECSPLANE_IMAGE_REPOSITORY"), "the app's image repository")
+	fs.StringVar(&f.cfg.NginxImage, "nginx-image", os.Getenv("ECSPLANE_NGINX_IMAGE"), "the nginx sidecar's image, built from nginx/")
 	fs.StringVar(&f.cfg.InstanceProfileARN, "instance-profile-arn", os.Getenv("ECSPLANE_INSTANCE_PROFILE_ARN"), "container instances' instance profile")
 	fs.StringVar(&f.cfg.ExecutionRoleARN, "execution-role-arn", os.Getenv("ECSPLANE_EXECUTION_ROLE_ARN"), "task execution role")
 	fs.StringVar(&f.cfg.TaskRoleARN, "task-role-arn", os.Getenv("ECSPLANE_TASK_ROLE_ARN"), "task role")
 	fs.StringVar(&f.cfg.LogGroup, "log-group", os.Getenv("ECSPLANE_LOG_GROUP"), "the containers' log group (default /ecs/<name>)")
+	fs.StringVar(&f.cfg.DNSNameParameter, "dns-name-parameter", os.Getenv("ECSPLANE_DNS_NAME_PARAMETER"), "SSM parameter to publish the load balancer's DNS name to (none when empty)")
 	fs.StringVar(&f.specFile, "spec", "", "JSON stack spec; fields left out take their defaults")
 	fs.BoolVar(&f.asJSON, "json", false, "print the plan as JSON")
-	fs.BoolVar(&f.wait, "wait", true, "apply: wait until the stack is ready")
+	fs.BoolVar(&f.wait, "wait", true, "apply: wait until the stack is ready and its deployment has ECS's verdict")
 	fs.DurationVar(&f.interval, "interval", 15*time.Second, "time between readiness checks and teardown rounds")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up waiting after this long")
-	fs.StringVar(&f.table, "table", os.Getenv(tableEnv), "ledger table to record the build or teardown in (default $"+tableEnv+"; none when empty)")
+	fs.StringVar(&f.table, "table", os.Getenv(tableEnv), "ledger table: the service's lease and deployment records, and where builds and teardowns are recorded (default $"+tableEnv+")")
 	fs.StringVar(&f.stateMachine, "state-machine", "", "start this deployed build (or teardown) state machine instead of running the reconcilers here")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, stackUsage)
@@ -101,44 +106,48 @@ func runStack(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	if f.stateMachine != "" {
 		return runStateMachine(ctx, sfn.NewFromConfig(cfg), f, cmd, raw, stdout)
 	}
-	calls := awsclient.NewCalls()
-	cfg.APIOptions = append(cfg.APIOptions, calls.Middleware())
-	h := &build.Handler{Clients: build.NewClients(cfg), Config: f.cfg, Workload: build.Workload(cfg.Region, f.cfg.LogGroup), Log: slog.New(slog.DiscardHandler)}
-	spec, err := h.Spec(raw)
+	spec, err := stackSpec(cmd, raw, f)
 	if err != nil {
 		return err
 	}
+	if cmd == "apply" && f.table == "" {
+		return fmt.Errorf("stack apply needs the ledger table (-table or $%s): the service's lease and deployment records live there", tableEnv)
+	}
+	var led *ledger.Ledger
+	if f.table != "" {
+		led = ledger.New(dynamodb.NewFromConfig(cfg), f.table)
+	}
+	calls := awsclient.NewCalls()
+	counted := cfg.Copy()
+	counted.APIOptions = append(counted.APIOptions, calls.Middleware())
+	clients := build.NewClients(counted, build.Options{DNSNameParameter: f.cfg.DNSNameParameter, Ledger: led})
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	run := stack.NewRun(spec, cmd == "plan", "cli-"+time.Now().UTC().Format("20060102T150405.000"), nil)
 	if !f.asJSON {
 		run.OnChange = func(c stack.Change) { fmt.Fprintln(stdout, c) }
 	}
-	w, err := h.Workload(spec)
-	if err != nil {
-		return err
-	}
-	if cmd != "plan" && f.table != "" {
+	if cmd != "plan" && led != nil {
 		// Builds are recorded like the state machine's, failures included.
-		defer func() { err = errors.Join(err, record(context.WithoutCancel(ctx), cfg, f.table, cmd, run, err)) }()
+		defer func() { err = errors.Join(err, record(context.WithoutCancel(ctx), led, cmd, run, err)) }()
 	}
 	switch cmd {
 	case "plan":
-		if _, err := build.Apply(ctx, h.Clients, run, w); err != nil {
+		if _, err := build.Apply(ctx, clients, run); err != nil {
 			return err
 		}
 		p := run.Plan()
 		if f.asJSON {
 			return json.NewEncoder(stdout).Encode(p)
 		}
-		fmt.Fprint(stdout, summary(p))
+		fmt.Fprintf(stdout, "stack %s: %s\n", p.Stack, p.Summary())
 	case "apply":
-		if err := apply(ctx, h, run, w, f, stdout); err != nil {
+		if err := apply(ctx, clients, run, f, stdout); err != nil {
 			return err
 		}
-		fmt.Fprint(stdout, summary(run.Plan()))
+		fmt.Fprintf(stdout, "stack %s: %s\n", spec.Name, run.Plan().Summary())
 	case "destroy":
-		if err := build.DestroyAll(ctx, h.Clients, run, build.Sleep(f.interval), int(f.timeout/f.interval)+1); err != nil {
+		if err := build.DestroyAll(ctx, clients, run, build.Sleep(f.interval), int(f.timeout/f.interval)+1); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "stack %s: destroyed, %d deleted\n", spec.Name, run.Plan().Count(stack.Delete))
@@ -147,51 +156,38 @@ func runStack(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	return nil
 }
 
-func summary(p stack.Plan) string {
-	if len(p.Changes) == 0 {
-		return p.String()
+// stackSpec is the spec a command works on: the resolved spec to plan or
+// apply, or for destroy just the stack's name, so that nothing else in a
+// spec can block a teardown.
+func stackSpec(cmd string, raw []byte, f *stackFlags) (stack.Spec, error) {
+	if cmd != "destroy" {
+		return build.Resolve(raw, f.name, f.cfg)
 	}
-	lines := strings.Split(strings.TrimSuffix(p.String(), "\n"), "\n")
-	return lines[len(lines)-1] + "\n"
+	if len(raw) == 0 {
+		raw, _ = json.Marshal(map[string]string{"name": f.name})
+	}
+	return stack.Identify(raw)
 }
 
 // apply reconciles each layer and, with -wait, runs the readiness checks
 // that follow it, as the build state machine does.
-func apply(ctx context.Context, h *build.Handler, run *stack.Run, w service.Workload, f *stackFlags, stdout io.Writer) error {
-	l := &build.Layers{}
-	for _, layer := range build.Order {
-		if err := build.Step(ctx, h.Clients, run, w, layer, l); err != nil {
-			return err
-		}
-		for _, check := range build.ChecksAfter[layer] {
-			if !f.wait {
-				break
-			}
-			if err := waitReady(ctx, h.Clients, l, check, f.interval, stdout); err != nil {
-				return err
-			}
+func apply(ctx context.Context, c build.Clients, run *stack.Run, f *stackFlags, stdout io.Writer) error {
+	var wait build.Wait
+	if f.wait {
+		wait = func(ctx context.Context, _ *stack.Outputs, check string, st stack.Status, _ int) error {
+			fmt.Fprintf(stdout, "waiting for %s: %s\n", check, st.Detail)
+			return build.Sleep(f.interval)(ctx)
 		}
 	}
-	fmt.Fprintf(stdout, "load balancer DNS name: %s\n", l.Ingress.DNSName)
+	o, err := build.Converge(ctx, c, run, wait)
+	if err != nil {
+		return err
+	}
+	if d := o.Service.Deployment; d != nil && !f.wait {
+		fmt.Fprintf(stdout, "deployment %s of %s started; without -wait its verdict is not awaited and its lease runs out by itself\n", d.ID, d.TaskDefinition)
+	}
+	fmt.Fprintf(stdout, "load balancer DNS name: %s\n", o.Ingress.DNSName)
 	return nil
-}
-
-func waitReady(ctx context.Context, c build.Clients, l *build.Layers, check string, interval time.Duration, stdout io.Writer) error {
-	for {
-		st, err := build.Check(ctx, c, l, check)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "ready %s: %t (%s)\n", check, st.Ready, st.Detail)
-		if st.Ready {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w", check, ctx.Err())
-		case <-time.After(interval):
-		}
-	}
 }
 
 // runStateMachine starts the deployed state machine and prints each state
@@ -217,58 +213,40 @@ func runStateMachine(ctx context.Context, api *sfn.Client, f *stackFlags, cmd st
 	}
 	arn := aws.ToString(start.ExecutionArn)
 	fmt.Fprintf(stdout, "started %s\n", arn)
-	seen := 0
-	for {
-		var events []sfntypes.HistoryEvent
-		p := sfn.NewGetExecutionHistoryPaginator(api, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return fmt.Errorf("reading the execution's history: %w", err)
-			}
-			events = append(events, page.Events...)
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	d, err := execution.Wait(ctx, api, arn, f.interval, func(e sfntypes.HistoryEvent) {
+		if s := e.StateEnteredEventDetails; s != nil {
+			fmt.Fprintf(stdout, "%s %s\n", aws.ToTime(e.Timestamp).Format(time.TimeOnly), aws.ToString(s.Name))
 		}
-		for _, e := range events[seen:] {
-			if d := e.StateEnteredEventDetails; d != nil {
-				fmt.Fprintf(stdout, "%s %s\n", aws.ToTime(e.Timestamp).Format(time.TimeOnly), aws.ToString(d.Name))
-			}
-		}
-		seen = len(events)
-		d, err := api.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
-		if err != nil {
-			return fmt.Errorf("describing the execution: %w", err)
-		}
-		if d.Status != sfntypes.ExecutionStatusRunning {
-			fmt.Fprintf(stdout, "execution %s\n", d.Status)
-			if d.Status != sfntypes.ExecutionStatusSucceeded {
-				return fmt.Errorf("execution %s: %s: %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
-			}
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(f.interval):
-		}
+	})
+	if err != nil {
+		return err
 	}
+	fmt.Fprintf(stdout, "execution %s\n", d.Status)
+	if d.Status != sfntypes.ExecutionStatusSucceeded {
+		return fmt.Errorf("execution %s: %s: %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
+	}
+	return nil
 }
 
-// record writes the outcome of a CLI build or teardown to the ledger as an
-// audit action, as the state machines' record step does.
-func record(ctx context.Context, cfg aws.Config, table, cmd string, run *stack.Run, runErr error) error {
-	kind, outcome := ledger.KindBuild, "SUCCEEDED"
+// record writes the outcome of a CLI build or teardown to the ledger
+// through the record function's own handler, as the state machines' record
+// step does.
+func record(ctx context.Context, led *ledger.Ledger, cmd string, run *stack.Run, runErr error) error {
+	kind := ledger.KindBuild
 	if cmd == "destroy" {
 		kind = ledger.KindTeardown
 	}
-	p := run.Plan()
-	a := ledger.Action{
-		Subject: run.Spec.Name, Kind: kind, Action: kind, Outcome: outcome,
-		Detail: map[string]string{"via": "cli", "changes": fmt.Sprintf("%d to create, %d to update, %d to delete", p.Count(stack.Create), p.Count(stack.Update), p.Count(stack.Delete))},
+	req := ledger.RecordRequest{
+		Subject: run.Spec.Name, Kind: kind, Action: kind, Outcome: "SUCCEEDED",
+		Detail: map[string]string{"via": "cli", "changes": run.Plan().Summary()},
 	}
 	if runErr != nil {
-		a.Outcome, a.Reason = "FAILED", runErr.Error()
+		req.Outcome, req.Reason = "FAILED", runErr.Error()
 	}
-	if _, err := ledger.New(dynamodb.NewFromConfig(cfg), table).RecordAction(ctx, a); err != nil {
+	h := &ledger.RecordHandler{Ledger: led, Stack: run.Spec.Name, Log: slog.New(slog.DiscardHandler)}
+	if _, err := h.Record(ctx, req); err != nil {
 		return fmt.Errorf("recording the %s: %w", kind, err)
 	}
 	return nil

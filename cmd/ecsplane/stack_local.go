@@ -4,35 +4,37 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/ecsplane/ecsplane/internal/awsclient"
-	"github.com/ecsplane/ecsplane/internal/build"
-	"github.com/ecsplane/ecsplane/internal/ledger"
+	"github.com/ecsplane/ecsplane/internal/execution"
 	"github.com/ecsplane/ecsplane/internal/local"
+	"github.com/ecsplane/ecsplane/internal/local/controlplane"
 	"github.com/ecsplane/ecsplane/internal/sim"
+	"github.com/ecsplane/ecsplane/internal/stack"
+	"github.com/ecsplane/ecsplane/internal/step"
 )
 
 // localWait is the simulated time one Wait state of the build stands for
 // in the local environment, where the state machine itself waits 0 s.
 const localWait = 15 * time.Second
 
-// localBuildSteps are `make local`'s build steps: statemachine/asl.json
-// runs in moto's Step Functions engine with the plan, build, readiness and
-// record handlers in process, their EC2, SSM, Auto Scaling, ECS, ELB,
-// CloudWatch and Application Auto Scaling clients on the simulator; then
-// the topology and the DNS name are printed.
+// localBuildSteps are `make local`'s build steps: statemachine/build.asl.json
+// runs in moto's Step Functions engine with the plan, layer and record
+// functions in process, the layers' EC2, SSM, Auto Scaling, ECS, ELB,
+// CloudWatch and Application Auto Scaling clients on the simulator and the
+// ledger in moto; then the topology is printed.
 func localBuildSteps(s *sim.Sim, stackName, definition string) []local.Step {
 	var (
-		h      *build.Handler
-		calls  = awsclient.NewCalls()
-		layers build.Layers
+		cp      *controlplane.ControlPlane
+		calls   = awsclient.NewCalls()
+		outputs stack.Outputs
 	)
 	return []local.Step{
 		{
@@ -40,26 +42,26 @@ func localBuildSteps(s *sim.Sim, stackName, definition string) []local.Step {
 			Run: func(ctx context.Context, ls *local.Session) error {
 				cfg := s.Config()
 				cfg.APIOptions = append(cfg.APIOptions, calls.Middleware())
-				h = &build.Handler{
-					Clients: build.NewClients(cfg),
-					Config: build.Config{
-						StackName:          stackName,
-						ImageRepository:    fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s", s.AccountID(), s.Region(), stackName),
-						InstanceProfileARN: fmt.Sprintf("arn:aws:iam::%s:instance-profile/%s-instance", s.AccountID(), stackName),
-						ExecutionRoleARN:   fmt.Sprintf("arn:aws:iam::%s:role/%s-execution", s.AccountID(), stackName),
-						TaskRoleARN:        fmt.Sprintf("arn:aws:iam::%s:role/%s-task", s.AccountID(), stackName),
-					},
-					Workload: build.Workload(s.Region(), ""),
-					Log:      slog.New(slog.DiscardHandler),
-				}
+				cp = controlplane.New(cfg, stackName, controlplane.StackConfig(s.AccountID(), s.Region(), stackName), ls.Ledger, nil)
+				asg := autoscaling.NewFromConfig(cfg)
+				// The state machine waits 0 s locally; each further round of
+				// a wait loop moves simulated time instead, and stands in
+				// for the lifecycle function's launch hook completions.
+				wrap := controlplane.BetweenRounds(func(ctx context.Context, req step.Request) error {
+					if err := controlplane.CompletePendingLaunches(ctx, asg, &req.Layers); err != nil {
+						return err
+					}
+					s.Advance(localWait)
+					return nil
+				})
 				start, wall := s.Now(), time.Now()
-				exec, err := runLocalBuild(ctx, ls, h, s, definition)
+				exec, err := runLocalBuild(ctx, ls, cp, stackName, definition, wrap)
 				if err != nil {
 					return err
 				}
 				if err := json.Unmarshal([]byte(aws.ToString(exec.Output)), &struct {
-					Layers *build.Layers `json:"layers"`
-				}{&layers}); err != nil {
+					Layers *stack.Outputs `json:"layers"`
+				}{&outputs}); err != nil {
 					return fmt.Errorf("reading the build's output: %w", err)
 				}
 				fmt.Fprintf(ls.Out, "    build %s: %d mutating and %d read AWS calls; %s simulated in %s\n",
@@ -71,30 +73,18 @@ func localBuildSteps(s *sim.Sim, stackName, definition string) []local.Step {
 		{
 			Name: "print the stack's topology",
 			Run: func(ctx context.Context, ls *local.Session) error {
-				return build.PrintTopology(ctx, h.Clients, &layers, ls.Out)
+				return controlplane.PrintTopology(ctx, cp.Clients, &outputs, ls.Out)
 			},
 		},
 	}
 }
 
-func runLocalBuild(ctx context.Context, ls *local.Session, h *build.Handler, s *sim.Sim, definition string) (*sfn.DescribeExecutionOutput, error) {
-	rec := &ledger.RecordHandler{Ledger: ls.Ledger, Log: h.Log}
-	ready := func(ctx context.Context, req build.Request) (*build.Progress, error) {
-		// The state machine waits 0 s locally; each round of a wait loop
-		// moves simulated time instead.
-		if req.Previous != nil && req.Previous.Name == req.Check && !req.Previous.Done {
-			if err := build.CompletePendingLaunches(ctx, h.Clients, &req.Layers); err != nil {
-				return nil, err
-			}
-			s.Advance(localWait)
-		}
-		return h.Ready(ctx, req)
-	}
-	subs := map[string]string{"StackName": h.Config.StackName, "ReadyWaitSeconds": "0", "ReadyMaxAttempts": "200"}
-	for name, fn := range map[string]any{"Plan": h.Plan, "Build": h.Build, "Ready": ready, "Record": rec.Handle} {
-		fname := "ecsplane-" + strings.ToLower(name)
-		ls.Env.Gateway.Register(fname, fn)
-		subs[name+"FunctionArn"] = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", local.Region, localAccount, fname)
+func runLocalBuild(ctx context.Context, ls *local.Session, cp *controlplane.ControlPlane, stackName, definition string, wrap func(string, controlplane.StepFunc) controlplane.StepFunc) (*execution.Result, error) {
+	subs := map[string]string{"StackName": stackName, "ReadyWaitSeconds": "0", "ReadyMaxAttempts": "200"}
+	for key, fn := range cp.Functions(wrap) {
+		name := "ecsplane-" + strings.ToLower(strings.TrimSuffix(key, "FunctionArn"))
+		ls.Env.Gateway.Register(name, fn)
+		subs[key] = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", local.Region, localAccount, name)
 	}
 	def, err := local.Definition(definition, subs)
 	if err != nil {
@@ -102,8 +92,8 @@ func runLocalBuild(ctx context.Context, ls *local.Session, h *build.Handler, s *
 	}
 	api := sfn.NewFromConfig(ls.Config)
 	sm, err := api.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
-		Name: aws.String(h.Config.StackName + "-build"), Definition: aws.String(def),
-		RoleArn: aws.String(fmt.Sprintf("arn:aws:iam::%s:role/%s-build", localAccount, h.Config.StackName)),
+		Name: aws.String(stackName + "-build"), Definition: aws.String(def),
+		RoleArn: aws.String(fmt.Sprintf("arn:aws:iam::%s:role/%s-build", localAccount, stackName)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the build state machine: %w", err)
@@ -114,23 +104,14 @@ func runLocalBuild(ctx context.Context, ls *local.Session, h *build.Handler, s *
 	if err != nil {
 		return nil, fmt.Errorf("starting the build: %w", err)
 	}
-	for {
-		d, err := api.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: start.ExecutionArn})
-		if err != nil {
-			return nil, fmt.Errorf("describing the build: %w", err)
-		}
-		if d.Status != sfntypes.ExecutionStatusRunning {
-			if d.Status != sfntypes.ExecutionStatusSucceeded {
-				return nil, fmt.Errorf("build %s: %s: %s", d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
-			}
-			return d, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+	exec, err := execution.Wait(ctx, api, aws.ToString(start.ExecutionArn), 50*time.Millisecond, nil)
+	if err != nil {
+		return nil, err
 	}
+	if exec.Status != sfntypes.ExecutionStatusSucceeded {
+		return nil, fmt.Errorf("build %s: %s: %s", exec.Status, aws.ToString(exec.Error), aws.ToString(exec.Cause))
+	}
+	return exec, nil
 }
 
 // localAccount is moto's default account, which the local environment's

@@ -40,5 +40,11 @@ func TestLocalBuildSteps(t *testing.T) {
 	if err != nil || len(as) != 1 || as[0].Outcome != "SUCCEEDED" {
 		t.Errorf("recorded %+v (%v), want the successful build", as, err)
 	}
+	// The build created the service through the shared deployment path,
+	// which recorded ECS's verdict; nothing else is in the history.
+	ds, _, err := session.Ledger.History(context.Background(), "web", ledger.PageRequest{})
+	if err != nil || len(ds) != 1 || ds[0].Cause != ledger.CauseCreate || ds[0].Status != ledger.StatusSucceeded {
+		t.Errorf("deployments %+v (%v), want the service's creation, succeeded", ds, err)
+	}
 	t.Log("\n" + got)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 
@@ -14,9 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/ecsplane/ecsplane/internal/awstest"
-	"github.com/ecsplane/ecsplane/internal/build"
 	"github.com/ecsplane/ecsplane/internal/ledger"
 	"github.com/ecsplane/ecsplane/internal/local"
+	"github.com/ecsplane/ecsplane/internal/local/controlplane"
 )
 
 // TestStackThroughEndpointChain drives plan, apply and destroy the way a
@@ -36,7 +35,7 @@ func TestStackThroughEndpointChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv(tableEnv, table)
-	flags := []string{"-name", name, "-image-repository", "123456789012.dkr.ecr.us-east-1.amazonaws.com/web",
+	flags := []string{"-name", name, "-image-repository", "123456789012.dkr.ecr.us-east-1.amazonaws.com/web", "-nginx-image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/web-nginx:1",
 		"-instance-profile-arn", "arn:aws:iam::123456789012:instance-profile/cli", "-execution-role-arn", "arn:aws:iam::123456789012:role/exec",
 		"-task-role-arn", "arn:aws:iam::123456789012:role/task", "-wait=false", "-interval", "10ms"}
 	stack := func(cmd string, extra ...string) string {
@@ -100,7 +99,7 @@ func TestStackRejectsBadSpecWithEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("apply accepted a bad spec")
 	}
-	for _, p := range []string{`name "Bad_Name"`, "imageRepository is required", "instanceProfileArn", "executionRoleArn", "taskRoleArn"} {
+	for _, p := range []string{`name "Bad_Name"`, "imageRepository is required", "nginxImage is required", "instanceProfileArn", "executionRoleArn", "taskRoleArn"} {
 		if !strings.Contains(err.Error(), p) {
 			t.Errorf("error lacks %q: %v", p, err)
 		}
@@ -111,25 +110,20 @@ func TestStackRejectsBadSpecWithEveryProblem(t *testing.T) {
 }
 
 // TestStackDestroyThroughStateMachine starts a deployed teardown state
-// machine, here on moto's engine with the real handlers, and follows it.
+// machine, here on moto's engine with the real functions, and follows it.
 func TestStackDestroyThroughStateMachine(t *testing.T) {
 	s := awstest.NewStepFunctions(t)
 	const account = "123456789012" // the account the CLI's plain credentials act as
 	cfg := awstest.Config(s.Endpoint, account)
 	name := "sm-" + s.AccountID[:6]
-	h := &build.Handler{
-		Clients: build.NewClients(cfg),
-		Config: build.Config{StackName: name, ImageRepository: account + ".dkr.ecr.us-east-1.amazonaws.com/web",
-			InstanceProfileARN: "arn:aws:iam::" + account + ":instance-profile/i", ExecutionRoleARN: "arn:aws:iam::" + account + ":role/e",
-			TaskRoleARN: "arn:aws:iam::" + account + ":role/t"},
-		Workload: build.Workload("us-east-1", ""),
-		Log:      slog.New(slog.DiscardHandler),
+	cp := controlplane.New(cfg, name, controlplane.StackConfig(account, "us-east-1", name), nil, nil)
+	subs := map[string]string{"StackName": name, "ReadyWaitSeconds": "0", "ReadyMaxAttempts": "5"}
+	for key, fn := range cp.Functions(nil) {
+		subs[key] = s.Function(strings.TrimSuffix(key, "FunctionArn"), fn)
 	}
-	def, err := awstest.Definition("../../statemachine/teardown.asl.json", map[string]string{
-		"StackName": name, "ReadyWaitSeconds": "0", "ReadyMaxAttempts": "5",
-		"TeardownFunctionArn": s.Function("teardown", h.Teardown),
-		"RecordFunctionArn":   s.Function("record", func(context.Context, json.RawMessage) (string, error) { return "recorded", nil }),
-	})
+	// The record function writes to no ledger here; it answers as recorded.
+	subs["RecordFunctionArn"] = s.Function("record", func(context.Context, json.RawMessage) (string, error) { return "recorded", nil })
+	def, err := awstest.Definition("../../statemachine/teardown.asl.json", subs)
 	if err != nil {
 		t.Fatal(err)
 	}

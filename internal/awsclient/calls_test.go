@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/smithy-go/middleware"
 
@@ -74,5 +75,41 @@ func TestIsRead(t *testing.T) {
 		if IsRead(op) != read {
 			t.Errorf("IsRead(%s) = %t", op, !read)
 		}
+	}
+}
+
+// TestAutoScalingValidationErrorIsRetriedOnlyWhereListed: Auto Scaling
+// refuses a group naming a launch template it cannot see yet with a
+// ValidationError; that code is retried for the calls unseen lists, and
+// for no other.
+func TestAutoScalingValidationErrorIsRetriedOnlyWhereListed(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		if n.Add(1) <= 2 {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>You must use a valid fully-formed launch template.</Message></Error><RequestId>r</RequestId></ErrorResponse>`))
+			return
+		}
+		_, _ = w.Write([]byte(`<CreateAutoScalingGroupResponse><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></CreateAutoScalingGroupResponse>`))
+	}))
+	t.Cleanup(srv.Close)
+	cfg := aws.Config{
+		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""),
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) { o.Backoff = retry.BackoffDelayerFunc(noBackoff) })
+		},
+		APIOptions: []func(*middleware.Stack) error{RetryEventualConsistency},
+	}
+	c := autoscaling.NewFromConfig(cfg)
+	if _, err := c.CreateAutoScalingGroup(context.Background(), &autoscaling.CreateAutoScalingGroupInput{
+		AutoScalingGroupName: aws.String("g"), MinSize: aws.Int32(0), MaxSize: aws.Int32(1),
+	}); err != nil || n.Load() != 3 {
+		t.Fatalf("CreateAutoScalingGroup: %v after %d attempts, want success after 3", err, n.Load())
+	}
+	n.Store(0)
+	_, err := c.SetDesiredCapacity(context.Background(), &autoscaling.SetDesiredCapacityInput{AutoScalingGroupName: aws.String("g"), DesiredCapacity: aws.Int32(1)})
+	if awserr.Code(err) != "ValidationError" || n.Load() != 1 {
+		t.Fatalf("SetDesiredCapacity: %v after %d attempts, want its ValidationError at once", err, n.Load())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/ecsplane/ecsplane/internal/awserr"
@@ -21,6 +22,27 @@ func (e *consistencyError) RetryableError() bool { return true }
 // consistency window: reads, and deletes, where not-found means done.
 var settled = []string{"Describe", "List", "Get", "Delete", "Deregister", "Release", "Disassociate", "Detach", "Revoke"}
 
+// unseen lists, by service and operation, the codes other than not-found
+// with which AWS refuses a call that names a resource it cannot see yet.
+// Auto Scaling answers a launch template or a subnet created a moment
+// before with a ValidationError, a code it gives other mistakes too, which
+// are then retried within the retryer's bound before they surface.
+var unseen = map[[2]string]string{
+	{"Auto Scaling", "CreateAutoScalingGroup"}: "ValidationError",
+	{"Auto Scaling", "UpdateAutoScalingGroup"}: "ValidationError",
+}
+
+// missingReference reports whether a mutating call failed because a
+// resource it names is not visible yet, by error code.
+func missingReference(ctx context.Context, err error) bool {
+	op := middleware.GetOperationName(ctx)
+	if isSettled(op) {
+		return false
+	}
+	code, listed := unseen[[2]string{middleware.GetServiceID(ctx), op}]
+	return awserr.IsNotFound(err) || (listed && awserr.Code(err) == code)
+}
+
 // RetryEventualConsistency makes the standard retryer retry a mutating call
 // that fails because a resource it names is not found. The control plane
 // only names resources it has just found or created, so such a failure is
@@ -32,11 +54,20 @@ func RetryEventualConsistency(st *middleware.Stack) error {
 	return st.Finalize.Insert(middleware.FinalizeMiddlewareFunc("ecsplaneEventualConsistency",
 		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 			out, md, err := next.HandleFinalize(ctx, in)
-			if err != nil && awserr.IsMissingReference(err) && !isSettled(middleware.GetOperationName(ctx)) {
+			if err != nil && missingReference(ctx, err) {
 				return out, md, &consistencyError{err}
 			}
 			return out, md, err
 		}), "Retry", middleware.After)
+}
+
+// WithConsistencyRetries returns a copy of cfg whose clients wait out
+// eventual consistency with RetryEventualConsistency, for the layers that
+// create resources and name them right away.
+func WithConsistencyRetries(cfg aws.Config) aws.Config {
+	cfg = cfg.Copy()
+	cfg.APIOptions = append(cfg.APIOptions, RetryEventualConsistency)
+	return cfg
 }
 
 func isSettled(op string) bool {

@@ -5,7 +5,6 @@ package awserr
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
@@ -79,6 +78,16 @@ var (
 // IsNotFound reports whether err means the resource does not exist.
 func IsNotFound(err error) bool { return NotFound.Has(err) }
 
+// IgnoreNotFound returns nil when err means the resource does not exist,
+// and err otherwise: for deletes, where not-found means done, and for
+// lookups that may find nothing.
+func IgnoreNotFound(err error) error {
+	if IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
 // IsConflict reports whether err is a refused conditional or concurrent write.
 func IsConflict(err error) bool { return Conflict.Has(err) }
 
@@ -106,17 +115,4 @@ func IsRetryable(err error) bool {
 	}
 	var apiErr smithy.APIError
 	return errors.As(err, &apiErr) && apiErr.ErrorFault() == smithy.FaultServer
-}
-
-// IsMissingReference reports whether err says that a resource the call
-// names does not exist: a not-found code, or the ValidationError that Auto
-// Scaling and ELB return for a launch template, subnet or group they cannot
-// find.
-func IsMissingReference(err error) bool {
-	if IsNotFound(err) {
-		return true
-	}
-	var apiErr smithy.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationError" &&
-		(strings.Contains(apiErr.ErrorMessage(), "does not exist") || strings.Contains(apiErr.ErrorMessage(), "not found"))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/ecsplane/ecsplane/internal/execution"
 	"github.com/ecsplane/ecsplane/internal/local"
 )
 
@@ -126,29 +127,19 @@ func (s *StepFunctions) Start(t testing.TB, stateMachineARN string, input any) s
 	return aws.ToString(out.ExecutionArn)
 }
 
-// Wait polls until the execution leaves RUNNING and returns it with its
+// Wait waits until the execution leaves RUNNING and returns it with its
 // full history.
 func (s *StepFunctions) Wait(t testing.TB, executionARN string, timeout time.Duration) *Execution {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	for {
-		d, err := s.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(executionARN)})
-		if err != nil {
-			t.Fatalf("describing execution: %v", err)
-		}
-		if d.Status != types.ExecutionStatusRunning {
-			return &Execution{
-				ARN: executionARN, Status: d.Status, Output: aws.ToString(d.Output),
-				Error: aws.ToString(d.Error), Cause: aws.ToString(d.Cause),
-				History: s.History(t, executionARN),
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("execution %s still RUNNING after %s", executionARN, timeout)
-		case <-time.After(50 * time.Millisecond):
-		}
+	d, err := execution.Wait(ctx, s.SFN, executionARN, 50*time.Millisecond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Execution{
+		ARN: executionARN, Status: d.Status, Output: aws.ToString(d.Output),
+		Error: aws.ToString(d.Error), Cause: aws.ToString(d.Cause), History: d.History,
 	}
 }
 
@@ -161,14 +152,9 @@ func (s *StepFunctions) Run(t testing.TB, stateMachineARN string, input any) *Ex
 // History returns the execution's events, oldest first.
 func (s *StepFunctions) History(t testing.TB, executionARN string) []types.HistoryEvent {
 	t.Helper()
-	var events []types.HistoryEvent
-	p := sfn.NewGetExecutionHistoryPaginator(s.SFN, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(executionARN)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatalf("reading execution history: %v", err)
-		}
-		events = append(events, page.Events...)
+	events, err := execution.History(context.Background(), s.SFN, executionARN)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return events
 }

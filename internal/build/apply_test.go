@@ -1,4 +1,4 @@
-package build
+package build_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
 	"github.com/ecsplane/ecsplane/internal/awsclient"
+	"github.com/ecsplane/ecsplane/internal/service"
 	"github.com/ecsplane/ecsplane/internal/stack"
 )
 
@@ -46,31 +47,33 @@ func TestSecondApplyMakesNoMutatingCalls(t *testing.T) {
 }
 
 // TestRolloutRevisionIsLeftAlone registers a revision the way the rollout
-// does (pinned image, no spec hash) and points the service at it: a build
-// then changes nothing, neither the revision nor the service.
+// does, through the shared path (the current template, the image pinned by
+// digest), and points the service at it: a build then changes nothing,
+// neither the revision nor the service.
 func TestRolloutRevisionIsLeftAlone(t *testing.T) {
 	f := newFixture(t, "roll")
-	l, _ := f.run(t, false)
+	o, _ := f.run(t, false)
 	ctx := context.Background()
-	td, err := f.clients.ECS.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(l.Service.TaskDefinitionARN)})
+	c := f.clients.Service
+	w, err := service.NewWorkload(f.spec, c.Region)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := td.TaskDefinition
-	d.ContainerDefinitions[0].Image = aws.String(f.spec.Service.ImageRepository + "@sha256:" + strings.Repeat("a", 64))
-	rev, err := f.clients.ECS.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
-		Family: d.Family, NetworkMode: d.NetworkMode, RequiresCompatibilities: d.RequiresCompatibilities, Cpu: d.Cpu, Memory: d.Memory,
-		ExecutionRoleArn: d.ExecutionRoleArn, TaskRoleArn: d.TaskRoleArn, ContainerDefinitions: d.ContainerDefinitions,
-	})
+	run := stack.NewRun(f.spec, false, "rollout", nil)
+	image := f.spec.Service.ImageRepository + "@sha256:" + strings.Repeat("a", 64)
+	td, err := service.RegisterRevision(ctx, c, run, f.spec, w, image, o.Service.TaskDefinitionARN, "pushed")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.clients.ECS.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(l.Service.ClusterName), Service: aws.String(l.Service.ServiceName),
-		TaskDefinition: rev.TaskDefinition.TaskDefinitionArn}); err != nil {
+	if _, _, err := service.StartDeployment(ctx, c, run, f.spec, td, nil); err != nil {
 		t.Fatal(err)
 	}
 	f.calls.Reset()
 	if _, plan := f.run(t, false); len(plan.Changes) != 0 || awsclient.Total(f.calls.Mutations()) != 0 {
 		t.Errorf("a build after a rollout changed things:\n%s", plan)
+	}
+	svc, err := f.sdk.ECS.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(o.Service.ClusterName), Services: []string{o.Service.ServiceName}})
+	if err != nil || aws.ToString(svc.Services[0].TaskDefinition) != td {
+		t.Errorf("the service runs %v (%v), want the rollout's %s", svc, err, td)
 	}
 }

@@ -1,9 +1,8 @@
-package build
+package build_test
 
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,79 +22,63 @@ import (
 
 	"github.com/ecsplane/ecsplane/internal/awsclient"
 	"github.com/ecsplane/ecsplane/internal/awstest"
+	"github.com/ecsplane/ecsplane/internal/build"
 	"github.com/ecsplane/ecsplane/internal/handlererr"
 	"github.com/ecsplane/ecsplane/internal/ledger"
+	"github.com/ecsplane/ecsplane/internal/local/controlplane"
 	"github.com/ecsplane/ecsplane/internal/sim"
 	"github.com/ecsplane/ecsplane/internal/stack"
+	"github.com/ecsplane/ecsplane/internal/step"
 )
 
-// machine is a state machine from statemachine/ with the real handlers
-// registered, their AWS clients on the execution's own moto account.
+// machine is a state machine from statemachine/ with the control plane's
+// functions registered, their AWS clients on cfg and the ledger in the
+// execution's own moto account.
 type machine struct {
-	sfn     *awstest.StepFunctions
-	arn     string
-	calls   *awsclient.Calls
-	ledger  *ledger.Ledger
-	handler *Handler
+	sfn    *awstest.StepFunctions
+	arn    string
+	calls  *awsclient.Calls
+	ledger *ledger.Ledger
+	cp     *controlplane.ControlPlane
+	sdk    sdk
 }
 
-func newMachine(t *testing.T, file string, ready func(context.Context, Request) (*Progress, error)) *machine {
+type machineOptions struct {
+	// cfg and account are where the layers' clients act; the execution's
+	// moto account when cfg is nil.
+	cfg     *aws.Config
+	account string
+	// dnsNameParameter is where the ingress layer publishes the DNS name.
+	dnsNameParameter string
+	// wrap wraps each layer function's handler.
+	wrap func(string, controlplane.StepFunc) controlplane.StepFunc
+}
+
+const machineStack = "asl"
+
+func newMachine(t *testing.T, s *awstest.StepFunctions, file string, o machineOptions) *machine {
 	t.Helper()
-	s := awstest.NewStepFunctions(t)
-	return newMachineOn(t, s, s.Config.Copy(), s.AccountID, file, ready, nil)
-}
-
-// newMachineOn is newMachine with the handlers' AWS clients on cfg. wrap,
-// when set, wraps the real readiness handler.
-func newMachineOn(t *testing.T, s *awstest.StepFunctions, cfg aws.Config, account, file string,
-	ready func(context.Context, Request) (*Progress, error), wrap func(*Handler) func(context.Context, Request) (*Progress, error)) *machine {
-	return newMachineWith(t, s, cfg, account, file, ready, wrap, nil)
-}
-
-// newMachineWith is newMachineOn with the teardown handler wrapped too.
-func newMachineWith(t *testing.T, s *awstest.StepFunctions, cfg aws.Config, account, file string,
-	ready func(context.Context, Request) (*Progress, error), wrap, wrapTeardown func(*Handler) func(context.Context, Request) (*Progress, error)) *machine {
-	t.Helper()
+	cfg, account := s.Config.Copy(), s.AccountID
+	if o.cfg != nil {
+		cfg, account = o.cfg.Copy(), o.account
+	}
 	calls := awsclient.NewCalls()
 	cfg.APIOptions = append(cfg.APIOptions, calls.Middleware())
-	spec := testSpec("asl", account)
-	h := &Handler{
-		Clients: NewClients(cfg),
-		Config: Config{StackName: spec.Name, ImageRepository: spec.Service.ImageRepository, InstanceProfileARN: spec.Roles.InstanceProfileARN,
-			ExecutionRoleARN: spec.Roles.ExecutionRoleARN, TaskRoleARN: spec.Roles.TaskRoleARN},
-		Workload: Workload("us-east-1", ""),
-		Log:      slog.New(slog.DiscardHandler),
-	}
-	switch {
-	case wrap != nil:
-		ready = wrap(h)
-	case ready == nil:
-		ready = h.Ready
-	}
-	teardown := h.Teardown
-	if wrapTeardown != nil {
-		teardown = wrapTeardown(h)
-	}
-	table := awstest.LedgerTable(t, s.Env)
-	led := ledger.New(dynamodb.NewFromConfig(s.Config), table)
-	rec := &ledger.RecordHandler{Ledger: led, Log: slog.New(slog.DiscardHandler)}
-	subs := map[string]string{
-		"StackName":           spec.Name,
-		"ReadyWaitSeconds":    "0",
-		"ReadyMaxAttempts":    "5",
-		"PlanFunctionArn":     s.Function("plan", h.Plan),
-		"BuildFunctionArn":    s.Function("build", h.Build),
-		"ReadyFunctionArn":    s.Function("ready", ready),
-		"TeardownFunctionArn": s.Function("teardown", teardown),
-		"RecordFunctionArn":   s.Function("record", rec.Handle),
+	led := ledger.New(dynamodb.NewFromConfig(s.Config), awstest.LedgerTable(t, s.Env))
+	planCfg := controlplane.StackConfig(account, "us-east-1", machineStack)
+	planCfg.DNSNameParameter = o.dnsNameParameter
+	cp := controlplane.New(cfg, machineStack, planCfg, led, nil)
+	subs := map[string]string{"StackName": machineStack, "ReadyWaitSeconds": "0", "ReadyMaxAttempts": "5"}
+	for key, fn := range cp.Functions(o.wrap) {
+		subs[key] = s.Function(strings.TrimSuffix(key, "FunctionArn"), fn)
 	}
 	arn := s.CreateStateMachine(t, filepath.Join(awstest.RepoRoot(t), "statemachine", file), subs)
-	return &machine{sfn: s, arn: arn, calls: calls, ledger: led, handler: h}
+	return &machine{sfn: s, arn: arn, calls: calls, ledger: led, cp: cp, sdk: newSDK(cfg)}
 }
 
 func (m *machine) actions(t *testing.T) []ledger.Action {
 	t.Helper()
-	as, _, err := m.ledger.Actions(context.Background(), "asl", ledger.PageRequest{})
+	as, _, err := m.ledger.Actions(context.Background(), machineStack, ledger.PageRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +86,7 @@ func (m *machine) actions(t *testing.T) []ledger.Action {
 }
 
 func TestBuildMachineRejectsBadSpecBeforeAnyMutation(t *testing.T) {
-	m := newMachine(t, "build.asl.json", nil)
+	m := newMachine(t, awstest.NewStepFunctions(t), "build.asl.json", machineOptions{})
 	bad := json.RawMessage(`{"network": {"azCount": 1, "publicSubnets": ["10.40.0.0/24"], "privateSubnets": ["10.40.0.0/25"]},
 		"compute": {"minSize": 4, "maxSize": 2, "instanceType": "huge"}}`)
 	exec := m.sfn.Run(t, m.arn, map[string]any{"spec": bad})
@@ -134,48 +117,60 @@ func TestBuildMachineRejectsBadSpecBeforeAnyMutation(t *testing.T) {
 	}
 }
 
-// TestBuildMachineRunsEveryLayerAndWaits runs the real plan and build
-// handlers against moto. moto's Auto Scaling places every instance in one
+// scripted answers every readiness check not ready once, then ready, which
+// exercises every Wait/Choice loop; reconcile steps run for real.
+func scripted(rounds *atomic.Int32) func(string, controlplane.StepFunc) controlplane.StepFunc {
+	return func(layer string, h controlplane.StepFunc) controlplane.StepFunc {
+		return func(ctx context.Context, req step.Request) (any, error) {
+			if req.Op != step.OpCheck {
+				return h(ctx, req)
+			}
+			rounds.Add(1)
+			done := req.Previous != nil && req.Previous.Name == req.Check
+			return step.Next(req.Check, req, done, "scripted")
+		}
+	}
+}
+
+// TestBuildMachineRunsEveryLayerAndWaits runs the real plan and layer
+// functions against moto. moto's Auto Scaling places every instance in one
 // zone and its ECS never registers instances or runs tasks, so readiness is
-// scripted here: each check is not ready once, then ready, which exercises
-// every Wait/Choice loop.
+// scripted here.
 func TestBuildMachineRunsEveryLayerAndWaits(t *testing.T) {
 	var rounds atomic.Int32
-	ready := func(ctx context.Context, req Request) (*Progress, error) {
-		rounds.Add(1)
-		done := req.Previous != nil && req.Previous.Name == req.Check
-		return progress(req.Check, req, done, "scripted")
-	}
-	m := newMachine(t, "build.asl.json", ready)
 	const param = "/ecsplane/asl/load-balancer-dns-name"
-	if _, err := m.handler.Clients.SSM.PutParameter(context.Background(), &ssm.PutParameterInput{
+	m := newMachine(t, awstest.NewStepFunctions(t), "build.asl.json", machineOptions{dnsNameParameter: param, wrap: scripted(&rounds)})
+	if _, err := m.sdk.SSM.PutParameter(context.Background(), &ssm.PutParameterInput{
 		Name: aws.String(param), Value: aws.String("not built yet"), Type: ssmtypes.ParameterTypeString,
 	}); err != nil {
 		t.Fatal(err)
 	}
-	m.handler.Config.DNSNameParameter = param
 	m.calls.Reset()
 	exec := m.sfn.Run(t, m.arn, map[string]any{"spec": map[string]any{}})
 	if exec.Status != sfntypes.ExecutionStatusSucceeded {
 		t.Fatalf("status %s: %s %s", exec.Status, exec.Error, exec.Cause)
 	}
 	var out struct {
-		Layers Layers     `json:"layers"`
-		Plan   PlanResult `json:"plan"`
+		Layers stack.Outputs    `json:"layers"`
+		Plan   build.PlanResult `json:"plan"`
 	}
 	if err := json.Unmarshal([]byte(exec.Output), &out); err != nil {
 		t.Fatal(err)
 	}
-	if out.Layers.Ingress == nil || out.Layers.Ingress.DNSName == "" || out.Layers.Service == nil || out.Plan.NoChanges {
-		t.Fatalf("output lacks the layers or the plan: %s", exec.Output)
+	if out.Layers.Ingress == nil || out.Layers.Ingress.DNSName == "" || out.Layers.Service == nil || out.Plan.NoChanges || out.Plan.Spec.Name != machineStack {
+		t.Fatalf("output lacks the layers, the plan or its resolved spec: %s", exec.Output)
 	}
-	if got := rounds.Load(); got != 10 {
-		t.Errorf("%d readiness rounds, want 10 (5 checks, each waiting once)", got)
+	checks := 0
+	for _, l := range build.Layers {
+		checks += len(l.Checks)
 	}
-	if n := exec.Count(sfntypes.HistoryEventTypeWaitStateExited); n != 5 {
-		t.Errorf("%d waits, want 5", n)
+	if got := int(rounds.Load()); got != 2*checks {
+		t.Errorf("%d readiness rounds, want %d (%d checks, each waiting once)", got, 2*checks, checks)
 	}
-	published, err := m.handler.Clients.SSM.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(param)})
+	if n := exec.Count(sfntypes.HistoryEventTypeWaitStateExited); n != checks {
+		t.Errorf("%d waits, want %d", n, checks)
+	}
+	published, err := m.sdk.SSM.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(param)})
 	if err != nil || aws.ToString(published.Parameter.Value) != out.Layers.Ingress.DNSName {
 		t.Errorf("DNS name parameter = %+v (%v), want %s", published, err, out.Layers.Ingress.DNSName)
 	}
@@ -194,7 +189,7 @@ func TestBuildMachineRunsEveryLayerAndWaits(t *testing.T) {
 		t.Errorf("second build made %d mutating AWS calls: %v", n, m.calls.Mutations())
 	}
 	var second struct {
-		Plan PlanResult `json:"plan"`
+		Plan build.PlanResult `json:"plan"`
 	}
 	if err := json.Unmarshal([]byte(again.Output), &second); err != nil || !second.Plan.NoChanges || second.Plan.Summary != stack.NoChanges {
 		t.Errorf("second build's plan = %+v (%v), want %q", second.Plan, err, stack.NoChanges)
@@ -202,19 +197,21 @@ func TestBuildMachineRunsEveryLayerAndWaits(t *testing.T) {
 }
 
 func TestTeardownMachineLeavesNothingTagged(t *testing.T) {
-	m := newMachine(t, "teardown.asl.json", nil)
-	spec, err := m.handler.Spec(nil)
+	m := newMachine(t, awstest.NewStepFunctions(t), "teardown.asl.json", machineOptions{})
+	spec, err := m.cp.Plan.Plan(context.Background(), build.PlanRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Apply(context.Background(), m.handler.Clients, stack.NewRun(spec, false, "seed", nil), mustWorkload(t, spec)); err != nil {
+	if _, err := build.Apply(context.Background(), m.cp.Clients, stack.NewRun(spec.Spec, false, "seed", nil)); err != nil {
 		t.Fatal(err)
 	}
-	exec := m.sfn.Run(t, m.arn, map[string]any{})
+	// Any spec the execution is given is beside the point: the teardown
+	// deletes the stack the control plane manages.
+	exec := m.sfn.Run(t, m.arn, map[string]any{"spec": map[string]any{"compute": map[string]any{"minSize": -1}}})
 	if exec.Status != sfntypes.ExecutionStatusSucceeded {
 		t.Fatalf("status %s: %s %s", exec.Status, exec.Error, exec.Cause)
 	}
-	if left := tagged(t, m.handler.Clients, spec); len(left) > 0 {
+	if left := tagged(t, m.sdk, spec.Spec); len(left) > 0 {
 		t.Errorf("left after teardown: %v", left)
 	}
 	as := m.actions(t)
@@ -223,20 +220,19 @@ func TestTeardownMachineLeavesNothingTagged(t *testing.T) {
 	}
 }
 
-// readyOnSimulator wraps the ready handler for a state machine running on
-// the simulator: the state machine waits 0 s, so each further round of a
-// wait loop calls wait to let simulated time pass instead, and completes
-// the launch hooks that a lifecycle function would.
-func readyOnSimulator(t *testing.T, wait func()) func(*Handler) func(context.Context, Request) (*Progress, error) {
-	return func(h *Handler) func(context.Context, Request) (*Progress, error) {
-		return func(ctx context.Context, req Request) (*Progress, error) {
-			if req.Previous != nil && req.Previous.Name == req.Check && !req.Previous.Done {
-				completeLaunches(t, h.Clients, &req.Layers)
-				wait()
-			}
-			return h.Ready(ctx, req)
+// onSimulator wraps the layer functions of a state machine running on the
+// simulator: the state machine waits 0 s, so each further round of a wait
+// loop calls wait to let simulated time pass instead, and completes the
+// launch hooks that a lifecycle function would.
+func onSimulator(s *sim.Sim, wait func()) func(string, controlplane.StepFunc) controlplane.StepFunc {
+	asg := autoscaling.NewFromConfig(s.Config())
+	return controlplane.BetweenRounds(func(ctx context.Context, req step.Request) error {
+		if err := controlplane.CompletePendingLaunches(ctx, asg, &req.Layers); err != nil {
+			return err
 		}
-	}
+		wait()
+		return nil
+	})
 }
 
 // runToSteadyService runs the build and checks that it ends with the
@@ -248,32 +244,38 @@ func runToSteadyService(t *testing.T, m *machine) *awstest.Execution {
 		t.Fatalf("status %s: %s %s", exec.Status, exec.Error, exec.Cause)
 	}
 	var out struct {
-		Progress Progress `json:"progress"`
-		Layers   Layers   `json:"layers"`
+		Progress step.Progress `json:"progress"`
+		Layers   stack.Outputs `json:"layers"`
 	}
 	if err := json.Unmarshal([]byte(exec.Output), &out); err != nil {
 		t.Fatal(err)
 	}
-	if out.Progress.Name != CheckService || !out.Progress.Done || !strings.Contains(out.Progress.Detail, "healthy targets "+out.Layers.Network.AZs[0]+"=1 "+out.Layers.Network.AZs[1]+"=1") {
+	if out.Progress.Name != "service" || !out.Progress.Done || !strings.Contains(out.Progress.Detail, "healthy targets "+out.Layers.Network.AZs[0]+"=1 "+out.Layers.Network.AZs[1]+"=1") {
 		t.Errorf("last readiness = %+v, want the service steady with a healthy target in each zone", out.Progress)
 	}
 	return exec
 }
 
 // TestBuildMachineOnSimulator runs statemachine/build.asl.json in moto's
-// engine with the real handlers, their EC2, Auto Scaling, ECS, ELB,
+// engine with the real functions, their EC2, Auto Scaling, ECS, ELB,
 // CloudWatch and Application Auto Scaling clients on the simulator. Each
-// Wait state stands for 15 simulated seconds.
+// Wait state stands for 15 simulated seconds. The service's creation goes
+// through the shared deployment path, and the ledger holds its verdict.
 func TestBuildMachineOnSimulator(t *testing.T) {
 	sfnEnv := awstest.NewStepFunctions(t)
 	s := sim.New(sim.Options{Seed: 11})
 	wall := time.Now()
-	m := newMachineOn(t, sfnEnv, s.Config(), s.AccountID(), "build.asl.json", nil, readyOnSimulator(t, func() { s.Advance(15 * time.Second) }))
+	cfg := s.Config()
+	m := newMachine(t, sfnEnv, "build.asl.json", machineOptions{cfg: &cfg, account: s.AccountID(), wrap: onSimulator(s, func() { s.Advance(15 * time.Second) })})
 	start := s.Now()
 	exec := runToSteadyService(t, m)
 	t.Logf("build on the simulator: %d mutating calls, %d reads, %d state transitions; simulated %s, wall %s",
 		awsclient.Total(m.calls.Mutations()), awsclient.Total(m.calls.Reads()), exec.Count(sfntypes.HistoryEventTypeTaskStateEntered)+exec.Count(sfntypes.HistoryEventTypeWaitStateEntered)+exec.Count(sfntypes.HistoryEventTypeChoiceStateEntered)+exec.Count(sfntypes.HistoryEventTypePassStateEntered),
 		s.Now().Sub(start), time.Since(wall).Round(time.Millisecond))
+	history, _, err := m.ledger.History(context.Background(), machineStack, ledger.PageRequest{})
+	if err != nil || len(history) != 1 || history[0].Status != ledger.StatusSucceeded || history[0].Cause != ledger.CauseCreate || history[0].ExecutionARN != exec.ARN {
+		t.Errorf("ledger history %+v (%v), want the service's creation by this execution, succeeded", history, err)
+	}
 }
 
 // TestBuildMachineOnSimulatorWithFaults runs build.asl.json on the
@@ -289,8 +291,9 @@ func TestBuildMachineOnSimulatorWithFaults(t *testing.T) {
 		s.Throttle(svc, "", 0.1)
 		s.SetConsistencyDelay(svc, 2*time.Second)
 	}
-	runningClock(t, s, func(wait func()) *Layers {
-		m := newMachineOn(t, sfnEnv, s.Config(), s.AccountID(), "build.asl.json", nil, readyOnSimulator(t, wait))
+	runningClock(t, s, func(wait func()) *stack.Outputs {
+		cfg := s.Config()
+		m := newMachine(t, sfnEnv, "build.asl.json", machineOptions{cfg: &cfg, account: s.AccountID(), wrap: onSimulator(s, wait)})
 		runToSteadyService(t, m)
 		throttled, missed := 0, 0
 		for _, c := range s.Calls() {
@@ -304,7 +307,7 @@ func TestBuildMachineOnSimulatorWithFaults(t *testing.T) {
 		if throttled == 0 || missed == 0 {
 			t.Errorf("%d throttled and %d not-found attempts: the faults were not injected", throttled, missed)
 		}
-		vpcs, err := m.handler.Clients.EC2.DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{})
+		vpcs, err := m.sdk.EC2.DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{})
 		if err != nil || len(vpcs.Vpcs) != 1 {
 			t.Errorf("%d VPCs (%v), want exactly 1 despite retried creates", len(vpcs.Vpcs), err)
 		}
@@ -321,20 +324,11 @@ func TestBuildMachineOnSimulatorWithFaults(t *testing.T) {
 func TestTeardownMachineOnSimulator(t *testing.T) {
 	sfnEnv := awstest.NewStepFunctions(t)
 	s := sim.New(sim.Options{Seed: 13})
-	m := newMachineWith(t, sfnEnv, s.Config(), s.AccountID(), "teardown.asl.json", nil, nil,
-		func(h *Handler) func(context.Context, Request) (*Progress, error) {
-			return func(ctx context.Context, req Request) (*Progress, error) {
-				if req.Previous != nil && req.Previous.Name == req.Layer && !req.Previous.Done {
-					s.Advance(15 * time.Second)
-				}
-				return h.Teardown(ctx, req)
-			}
-		})
-	spec, err := m.handler.Spec(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	converge(t, s, m.handler.Clients, stack.NewRun(spec, false, "seed", nil))
+	cfg := s.Config()
+	m := newMachine(t, sfnEnv, "teardown.asl.json", machineOptions{cfg: &cfg, account: s.AccountID(),
+		wrap: controlplane.BetweenRounds(func(context.Context, step.Request) error { s.Advance(15 * time.Second); return nil })})
+	f := &simStack{sim: s, clients: m.cp.Clients, sdk: m.sdk, calls: m.calls, ledger: m.ledger, spec: testSpec(t, machineStack, s.AccountID())}
+	converge(t, f, stack.NewRun(f.spec, false, "seed", nil))
 	exec := m.sfn.Run(t, m.arn, map[string]any{"waits": map[string]any{"seconds": 0, "maxAttempts": 100}})
 	if exec.Status != sfntypes.ExecutionStatusSucceeded {
 		t.Fatalf("status %s: %s %s", exec.Status, exec.Error, exec.Cause)
@@ -342,7 +336,7 @@ func TestTeardownMachineOnSimulator(t *testing.T) {
 	if waits := exec.Count(sfntypes.HistoryEventTypeWaitStateEntered); waits == 0 {
 		t.Error("the teardown never waited: the simulator's deletes should take time")
 	}
-	if left := tagged(t, m.handler.Clients, spec); len(left) > 0 {
+	if left := tagged(t, m.sdk, f.spec); len(left) > 0 {
 		t.Errorf("left after teardown: %v", left)
 	}
 }

@@ -1,219 +1,100 @@
-// Package build runs the stack's layer reconcilers in order (network,
-// security, compute, ingress, service), tears them down in reverse, checks
-// readiness between layers, and holds the Lambda handlers that the build and
-// teardown state machines call. The CLI runs the same functions directly.
+// Package build holds the stack's one layer table: the ordered list of
+// layers (network, security, compute, ingress, service), each naming its
+// reconcile, its destroy and the readiness checks that follow it. The Go
+// runner (Apply, Converge, DestroyAll), which `ecsplane stack` and the
+// tests use, walks the table; statemachine/build.asl.json runs the same
+// steps in the same order as separate Lambda tasks, and teardown.asl.json
+// the destroys in reverse, which TestStateMachinesFollowTheLayerTable
+// checks. The plan function's handler is here too: it resolves the spec
+// once and dry-runs every layer.
 package build
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"time"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
-	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/ecsplane/ecsplane/internal/awsclient"
 	"github.com/ecsplane/ecsplane/internal/compute"
-	"github.com/ecsplane/ecsplane/internal/handlererr"
 	"github.com/ecsplane/ecsplane/internal/ingress"
+	"github.com/ecsplane/ecsplane/internal/ledger"
 	"github.com/ecsplane/ecsplane/internal/network"
 	"github.com/ecsplane/ecsplane/internal/security"
 	"github.com/ecsplane/ecsplane/internal/service"
 	"github.com/ecsplane/ecsplane/internal/stack"
+	"github.com/ecsplane/ecsplane/internal/step"
 )
 
-// Clients are the SDK clients every layer uses. They are real clients in
-// every environment: AWS, moto, or the simulator through its middleware.
+// Clients are every layer's clients, for the runs that go through all
+// layers: the plan, `ecsplane stack` and the tests. Each layer's function
+// builds only its own.
 type Clients struct {
-	EC2            *ec2.Client
-	SSM            *ssm.Client
-	AutoScaling    *autoscaling.Client
-	ECS            *ecs.Client
-	ELB            *elb.Client
-	CloudWatch     *cloudwatch.Client
-	AppAutoScaling *aas.Client
+	Network  network.Clients
+	Security security.Clients
+	Compute  compute.Clients
+	Ingress  ingress.Clients
+	Service  service.Clients
 }
 
-// NewClients builds the clients from one configuration.
-func NewClients(cfg aws.Config) Clients {
-	cfg = cfg.Copy()
-	cfg.APIOptions = append(cfg.APIOptions, awsclient.RetryEventualConsistency)
+// Options are what the layers need besides AWS configuration.
+type Options struct {
+	// DNSNameParameter is where the ingress layer publishes the load
+	// balancer's DNS name; empty means nowhere.
+	DNSNameParameter string
+	// Ledger holds the service's lease and deployment records; a plan
+	// needs none.
+	Ledger *ledger.Ledger
+}
+
+// NewClients builds every layer's clients from one configuration. Their
+// mutations wait out eventual consistency (awsclient.RetryEventualConsistency).
+func NewClients(cfg aws.Config, o Options) Clients {
+	cfg = awsclient.WithConsistencyRetries(cfg)
 	return Clients{
-		EC2: ec2.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), AutoScaling: autoscaling.NewFromConfig(cfg),
-		ECS: ecs.NewFromConfig(cfg), ELB: elb.NewFromConfig(cfg), CloudWatch: NewCloudWatch(cfg),
-		AppAutoScaling: aas.NewFromConfig(cfg),
+		Network: network.NewClients(cfg), Security: security.NewClients(cfg), Compute: compute.NewClients(cfg),
+		Ingress: ingress.NewClients(cfg, ingress.Config{DNSNameParameter: o.DNSNameParameter}),
+		Service: service.NewClients(cfg, o.Ledger),
 	}
 }
 
-func (c Clients) compute() compute.Clients {
-	return compute.Clients{EC2: c.EC2, SSM: c.SSM, AutoScaling: c.AutoScaling, ECS: c.ECS}
-}
+// Layer is one layer over all layers' clients. A step.Handler serves it in
+// process, as the layer's own function does on Lambda.
+type Layer = step.Layer[Clients]
 
-func (c Clients) service() service.Clients {
-	return service.Clients{ECS: c.ECS, CloudWatch: c.CloudWatch, AutoScaling: c.AppAutoScaling}
-}
+// Check is one readiness check over all layers' clients.
+type Check = step.Check[Clients]
 
-// CloudWatchVersion is the CloudWatch API version the awsQuery protocol
-// sends.
-const CloudWatchVersion = "2010-08-01"
-
-// NewCloudWatch returns a CloudWatch client that speaks awsQuery. The SDK
-// defaults to the newer Smithy RPC v2 CBOR protocol, which moto 5.2.1 does
-// not serve (every call is a 404); CloudWatch still serves awsQuery, so one
-// protocol works against AWS, moto and the CLI's local runs alike.
-func NewCloudWatch(cfg aws.Config) *cloudwatch.Client {
-	return cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) {
-		o.Protocol = awsquery.New(smithy.NewServiceSchema(nil, CloudWatchVersion))
-	})
-}
-
-// Layers are the outputs of the layers built so far; the state machine
-// carries them from step to step.
-type Layers struct {
-	Network  *network.Output  `json:"network,omitempty"`
-	Security *security.Output `json:"security,omitempty"`
-	Compute  *compute.Output  `json:"compute,omitempty"`
-	Ingress  *ingress.Output  `json:"ingress,omitempty"`
-	Service  *service.Output  `json:"service,omitempty"`
-}
-
-// Layer names, in build order.
-var Order = []string{network.Layer, security.Layer, compute.Layer, ingress.Layer, service.Layer}
-
-// Step reconciles one layer, given the earlier layers' outputs, and stores
-// its output in layers.
-func Step(ctx context.Context, c Clients, run *stack.Run, w service.Workload, layer string, l *Layers) error {
-	missing := func(names ...string) error {
-		return handlererr.Invalid(fmt.Sprintf("layer %s needs the outputs of %v first", layer, names))
+// bind lifts a layer's step description over its own clients to one over
+// all layers' clients.
+func bind[C any](l step.Layer[C], pick func(Clients) C) Layer {
+	out := Layer{
+		Name: l.Name,
+		Reconcile: func(ctx context.Context, c Clients, run *stack.Run, o *stack.Outputs) error {
+			return l.Reconcile(ctx, pick(c), run, o)
+		},
+		Output:  l.Output,
+		Destroy: func(ctx context.Context, c Clients, run *stack.Run) error { return l.Destroy(ctx, pick(c), run) },
 	}
-	var err error
-	switch layer {
-	case network.Layer:
-		l.Network, err = network.Reconcile(ctx, c.EC2, run)
-	case security.Layer:
-		if l.Network == nil {
-			return missing(network.Layer)
-		}
-		l.Security, err = security.Reconcile(ctx, c.EC2, run, l.Network)
-	case compute.Layer:
-		if l.Network == nil || l.Security == nil {
-			return missing(network.Layer, security.Layer)
-		}
-		l.Compute, err = compute.Reconcile(ctx, c.compute(), run, l.Network, l.Security)
-	case ingress.Layer:
-		if l.Network == nil || l.Security == nil {
-			return missing(network.Layer, security.Layer)
-		}
-		l.Ingress, err = ingress.Reconcile(ctx, c.ELB, run, l.Network, l.Security)
-	case service.Layer:
-		if l.Network == nil || l.Security == nil || l.Compute == nil || l.Ingress == nil {
-			return missing(network.Layer, security.Layer, compute.Layer, ingress.Layer)
-		}
-		l.Service, err = service.Reconcile(ctx, c.service(), run, service.Inputs{Network: l.Network, Security: l.Security, Compute: l.Compute, Ingress: l.Ingress}, w)
-	default:
-		return handlererr.Invalid(fmt.Sprintf("unknown layer %q; want one of %v", layer, Order))
+	for _, ch := range l.Checks {
+		out.Checks = append(out.Checks, Check{Name: ch.Name, Status: func(ctx context.Context, c Clients, o *stack.Outputs) (stack.Status, error) {
+			return ch.Status(ctx, pick(c), o)
+		}})
 	}
-	if err != nil {
-		return fmt.Errorf("%s layer: %w", layer, err)
-	}
-	return nil
+	return out
 }
 
-// Apply validates the spec and reconciles every layer in order. With
-// run.DryRun it is the plan. It makes no AWS call for an invalid spec.
-func Apply(ctx context.Context, c Clients, run *stack.Run, w service.Workload) (*Layers, error) {
-	if err := run.Spec.Validate(); err != nil {
-		return nil, err
-	}
-	l := &Layers{}
-	for _, layer := range Order {
-		if err := Step(ctx, c, run, w, layer, l); err != nil {
-			return l, err
-		}
-	}
-	return l, nil
+// FunctionArnKey is the DefinitionSubstitutions key of a layer's function
+// in the state machines: "${NetworkFunctionArn}" for the network layer.
+func FunctionArnKey(layer string) string {
+	return strings.ToUpper(layer[:1]) + layer[1:] + "FunctionArn"
 }
 
-// TeardownOrder is the order layers are deleted in.
-var TeardownOrder = []string{service.Layer, ingress.Layer, compute.Layer, security.Layer, network.Layer}
-
-// Teardown deletes one layer. A NotReadyError means the layer is still
-// going away and the step should run again after a wait.
-func Teardown(ctx context.Context, c Clients, run *stack.Run, layer string) error {
-	var err error
-	switch layer {
-	case service.Layer:
-		err = service.Destroy(ctx, c.service(), run)
-	case ingress.Layer:
-		err = ingress.Destroy(ctx, c.ELB, run)
-	case compute.Layer:
-		err = compute.Destroy(ctx, c.compute(), run)
-	case security.Layer:
-		err = security.Destroy(ctx, c.EC2, run)
-	case network.Layer:
-		err = network.Destroy(ctx, c.EC2, run)
-	default:
-		return handlererr.Invalid(fmt.Sprintf("unknown layer %q; want one of %v", layer, TeardownOrder))
-	}
-	if err != nil {
-		return fmt.Errorf("tearing down the %s layer: %w", layer, err)
-	}
-	return nil
-}
-
-// IsNotReady reports whether err asks for another attempt after a wait.
-func IsNotReady(err error) bool {
-	var nr *handlererr.NotReadyError
-	return errors.As(err, &nr)
-}
-
-// IsRetryable reports whether err is a transient failure worth a bounded
-// retry, such as a DependencyViolation while AWS releases dependants.
-func IsRetryable(err error) bool {
-	var re *handlererr.RetryableError
-	return errors.As(err, &re)
-}
-
-// DestroyAll tears every layer down in order. A layer that is still going
-// away (NotReadyError) or refused by lingering dependants (RetryableError)
-// is tried again after wait returns, at most attempts times per layer.
-func DestroyAll(ctx context.Context, c Clients, run *stack.Run, wait func(context.Context) error, attempts int) error {
-	for _, layer := range TeardownOrder {
-		for i := 1; ; i++ {
-			err := Teardown(ctx, c, run, layer)
-			if err == nil || run.DryRun {
-				break
-			}
-			if !(IsNotReady(err) || IsRetryable(err)) || i >= attempts {
-				return err
-			}
-			run.Log.InfoContext(ctx, "waiting for teardown", "stack", run.Spec.Name, "layer", layer, "attempt", i, "reason", err.Error())
-			if err := wait(ctx); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// Sleep returns a wait function for DestroyAll that sleeps d, or less if
-// ctx ends first.
-func Sleep(d time.Duration) func(context.Context) error {
-	return func(ctx context.Context) error {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(d):
-			return nil
-		}
-	}
+// Layers is the build order; teardown goes in reverse.
+var Layers = []Layer{
+	bind(network.Step, func(c Clients) network.Clients { return c.Network }),
+	bind(security.Step, func(c Clients) security.Clients { return c.Security }),
+	bind(compute.Step, func(c Clients) compute.Clients { return c.Compute }),
+	bind(ingress.Step, func(c Clients) ingress.Clients { return c.Ingress }),
+	bind(service.Step, func(c Clients) service.Clients { return c.Service }),
 }

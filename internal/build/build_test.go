@@ -1,46 +1,69 @@
-package build
+package build_test
 
 import (
 	"context"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
 	"github.com/ecsplane/ecsplane/internal/awsclient"
 	"github.com/ecsplane/ecsplane/internal/awstest"
+	"github.com/ecsplane/ecsplane/internal/build"
+	"github.com/ecsplane/ecsplane/internal/ledger"
+	"github.com/ecsplane/ecsplane/internal/local/controlplane"
 	"github.com/ecsplane/ecsplane/internal/service"
 	"github.com/ecsplane/ecsplane/internal/stack"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
 
-// testSpec is a valid spec with role ARNs in the test's account.
-func testSpec(name, account string) stack.Spec {
-	s := stack.Defaults(name)
-	s.Service.ImageRepository = account + ".dkr.ecr.us-east-1.amazonaws.com/web"
-	s.Roles = stack.Roles{
-		InstanceProfileARN: "arn:aws:iam::" + account + ":instance-profile/" + name + "-instance",
-		ExecutionRoleARN:   "arn:aws:iam::" + account + ":role/" + name + "-execution",
-		TaskRoleARN:        "arn:aws:iam::" + account + ":role/" + name + "-task",
-	}
-	return s
-}
-
-// mustWorkload is the real workload of spec.
-func mustWorkload(t testing.TB, spec stack.Spec) service.Workload {
+// testSpec is the resolved spec of a stack called name in account, as the
+// plan function resolves it from the template's configuration.
+func testSpec(t testing.TB, name, account string) stack.Spec {
 	t.Helper()
-	w, err := Workload("us-east-1", "")(spec)
+	spec, err := build.Resolve(nil, name, controlplane.StackConfig(account, "us-east-1", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return w
+	return spec
 }
 
-// fixture is one isolated moto account with counted clients.
+// fixture is one isolated moto account with counted clients and a ledger.
 type fixture struct {
 	env     *awstest.Env
 	calls   *awsclient.Calls
-	clients Clients
+	clients build.Clients
+	sdk     sdk
+	ledger  *ledger.Ledger
 	spec    stack.Spec
+}
+
+// sdk are plain SDK clients on a fixture's configuration, for the tests'
+// own looks at what a build made.
+type sdk struct {
+	EC2            *ec2.Client
+	SSM            *ssm.Client
+	AutoScaling    *autoscaling.Client
+	ECS            *ecs.Client
+	ELB            *elb.Client
+	CloudWatch     *cloudwatch.Client
+	AppAutoScaling *aas.Client
+}
+
+func newSDK(cfg aws.Config) sdk {
+	return sdk{
+		EC2: ec2.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), AutoScaling: autoscaling.NewFromConfig(cfg), ECS: ecs.NewFromConfig(cfg),
+		ELB: elb.NewFromConfig(cfg), CloudWatch: service.NewCloudWatch(cfg), AppAutoScaling: aas.NewFromConfig(cfg),
+	}
 }
 
 func newFixture(t *testing.T, name string) *fixture {
@@ -49,17 +72,18 @@ func newFixture(t *testing.T, name string) *fixture {
 	calls := awsclient.NewCalls()
 	cfg := env.Config.Copy()
 	cfg.APIOptions = append(cfg.APIOptions, calls.Middleware())
-	return &fixture{env: env, calls: calls, clients: NewClients(cfg), spec: testSpec(name, env.AccountID)}
+	led := ledger.New(dynamodb.NewFromConfig(cfg), awstest.LedgerTable(t, env))
+	return &fixture{env: env, calls: calls, ledger: led, clients: build.NewClients(cfg, build.Options{Ledger: led}), sdk: newSDK(cfg), spec: testSpec(t, name, env.AccountID)}
 }
 
-func (f *fixture) run(t *testing.T, dryRun bool) (*Layers, stack.Plan) {
+func (f *fixture) run(t *testing.T, dryRun bool) (*stack.Outputs, stack.Plan) {
 	t.Helper()
 	r := stack.NewRun(f.spec, dryRun, t.Name(), nil)
-	l, err := Apply(context.Background(), f.clients, r, mustWorkload(t, f.spec))
+	o, err := build.Apply(context.Background(), f.clients, r)
 	if err != nil {
 		t.Fatalf("apply (dry run %t): %v\nchanges so far:\n%s", dryRun, err, r.Plan())
 	}
-	return l, r.Plan()
+	return o, r.Plan()
 }
 
 func TestPlanOnEmptyAccountListsEverything(t *testing.T) {
@@ -76,7 +100,7 @@ func TestPlanOnEmptyAccountListsEverything(t *testing.T) {
 	want := map[string]int{
 		"ec2:vpc": 1, "ec2:subnet": 4, "ec2:internet-gateway": 1, "ec2:elastic-ip": 2, "ec2:nat-gateway": 2,
 		"ec2:route-table": 3, "ec2:route": 3, "ec2:route-table-association": 4,
-		"ec2:security-group": 3, "ec2:security-group-rule": 4,
+		"ec2:security-group": 3, "ec2:security-group-rule": 3,
 		"ecs:cluster": 1, "ecs:cluster-capacity-providers": 1, "ec2:launch-template": 1, "autoscaling:group": 1, "ecs:capacity-provider": 1,
 		"elbv2:load-balancer": 1, "elbv2:target-group": 1, "elbv2:listener": 1,
 		"ecs:task-definition": 1, "cloudwatch:alarm": 6, "ecs:service": 1,

@@ -1,4 +1,4 @@
-package build
+package build_test
 
 import (
 	"context"
@@ -17,9 +17,9 @@ import (
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
 	"github.com/ecsplane/ecsplane/internal/awsclient"
+	"github.com/ecsplane/ecsplane/internal/build"
 	"github.com/ecsplane/ecsplane/internal/compute"
 	"github.com/ecsplane/ecsplane/internal/ingress"
-	"github.com/ecsplane/ecsplane/internal/network"
 	"github.com/ecsplane/ecsplane/internal/stack"
 )
 
@@ -27,7 +27,7 @@ func TestDriftShowsInPlanAndApplyRepairsIt(t *testing.T) {
 	f := newFixture(t, "drift")
 	l, _ := f.run(t, false)
 	ctx := context.Background()
-	api := f.clients.EC2
+	api := f.sdk.EC2
 
 	// Three manual changes: the tasks' ingress rule revoked, an SSH rule
 	// added to the instances' group, a private default route deleted.
@@ -79,19 +79,19 @@ func TestDestroyLeavesNothingTagged(t *testing.T) {
 	f := newFixture(t, "gone")
 	f.run(t, false)
 	ctx := context.Background()
-	if before := tagged(t, f.clients, f.spec); len(before) != 29 {
+	if before := tagged(t, f.sdk, f.spec); len(before) != 29 {
 		t.Fatalf("before destroy the lookup finds %d resources, want 29: %v", len(before), before)
 	}
-	if err := DestroyAll(ctx, f.clients, stack.NewRun(f.spec, false, "destroy", nil), Sleep(10*time.Millisecond), 5); err != nil {
+	if err := build.DestroyAll(ctx, f.clients, stack.NewRun(f.spec, false, "destroy", nil), build.Sleep(10*time.Millisecond), 5); err != nil {
 		t.Fatal(err)
 	}
-	if left := tagged(t, f.clients, f.spec); len(left) > 0 {
+	if left := tagged(t, f.sdk, f.spec); len(left) > 0 {
 		t.Fatalf("left after destroy: %v", left)
 	}
 	// Destroying again is a no-op: not-found is done.
 	again := stack.NewRun(f.spec, false, "destroy-again", nil)
 	f.calls.Reset()
-	if err := DestroyAll(ctx, f.clients, again, Sleep(10*time.Millisecond), 5); err != nil {
+	if err := build.DestroyAll(ctx, f.clients, again, build.Sleep(10*time.Millisecond), 5); err != nil {
 		t.Fatal(err)
 	}
 	if n := awsclient.Total(f.calls.Mutations()); n != 0 || len(again.Plan().Changes) != 0 {
@@ -101,11 +101,11 @@ func TestDestroyLeavesNothingTagged(t *testing.T) {
 
 // tagged lists what is left of the stack, looked up the way each layer
 // finds it.
-func tagged(t *testing.T, c Clients, spec stack.Spec) []string {
+func tagged(t *testing.T, c sdk, spec stack.Spec) []string {
 	t.Helper()
 	ctx := context.Background()
 	var left []string
-	filter := network.StackFilter(spec)
+	filter := spec.EC2Filter()
 	check := func(what string, n int, err error) {
 		if err != nil {
 			t.Fatalf("listing %s: %v", what, err)

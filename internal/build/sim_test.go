@@ -1,4 +1,4 @@
-package build
+package build_test
 
 import (
 	"context"
@@ -7,76 +7,77 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
 	"github.com/ecsplane/ecsplane/internal/awsclient"
-	"github.com/ecsplane/ecsplane/internal/network"
+	"github.com/ecsplane/ecsplane/internal/awstest"
+	"github.com/ecsplane/ecsplane/internal/build"
+	"github.com/ecsplane/ecsplane/internal/ledger"
+	"github.com/ecsplane/ecsplane/internal/local/controlplane"
 	"github.com/ecsplane/ecsplane/internal/sim"
 	"github.com/ecsplane/ecsplane/internal/stack"
 )
 
-// simFixture runs the build against the simulator, which reproduces what
+// simStack runs the build against the simulator, which reproduces what
 // moto does not: Auto Scaling balancing across zones, container instances
-// registering, tasks running and targets turning healthy.
-func simFixture(t testing.TB, seed uint64) (*sim.Sim, Clients, *awsclient.Calls, stack.Spec) {
+// registering, tasks running and targets turning healthy. The ledger is in
+// moto, in an account of the test's own; calls counts both.
+type simStack struct {
+	sim     *sim.Sim
+	clients build.Clients
+	sdk     sdk
+	calls   *awsclient.Calls
+	ledger  *ledger.Ledger
+	spec    stack.Spec
+}
+
+func simFixture(t testing.TB, seed uint64) *simStack {
 	t.Helper()
 	s := sim.New(sim.Options{Seed: seed})
 	calls := awsclient.NewCalls()
 	cfg := s.Config()
 	cfg.APIOptions = append(cfg.APIOptions, calls.Middleware())
-	return s, NewClients(cfg), calls, testSpec("simstack", s.AccountID())
+	env := awstest.Moto(t)
+	dcfg := env.Config.Copy()
+	dcfg.APIOptions = append(dcfg.APIOptions, calls.Middleware())
+	led := ledger.New(dynamodb.NewFromConfig(dcfg), awstest.LedgerTable(t, env))
+	return &simStack{sim: s, clients: build.NewClients(cfg, build.Options{Ledger: led}), sdk: newSDK(cfg), calls: calls, ledger: led,
+		spec: testSpec(t, "simstack", s.AccountID())}
 }
 
 // converge runs every layer and its readiness checks, advancing the
 // simulator's clock while a check waits, as the state machine's Wait states
 // would.
-func converge(t testing.TB, s *sim.Sim, c Clients, run *stack.Run) *Layers {
-	return convergeWith(t, s, c, run, func() { s.Advance(15 * time.Second) })
+func converge(t testing.TB, f *simStack, run *stack.Run) *stack.Outputs {
+	return convergeWith(t, f, run, func() { f.sim.Advance(15 * time.Second) })
 }
 
 // convergeWith is converge with wait standing for the Wait state.
-func convergeWith(t testing.TB, s *sim.Sim, c Clients, run *stack.Run, wait func()) *Layers {
+func convergeWith(t testing.TB, f *simStack, run *stack.Run, wait func()) *stack.Outputs {
 	t.Helper()
-	ctx := context.Background()
-	l := &Layers{}
-	for _, layer := range Order {
-		if err := Step(ctx, c, run, mustWorkload(t, run.Spec), layer, l); err != nil {
-			t.Fatalf("%s: %v", layer, err)
-		}
-		for _, check := range ChecksAfter[layer] {
-			for i := 0; ; i++ {
-				st, err := Check(ctx, c, l, check)
-				if err != nil {
-					t.Fatalf("check %s: %v", check, err)
+	o, err := build.Converge(context.Background(), f.clients, run, func(ctx context.Context, o *stack.Outputs, check string, st stack.Status, round int) error {
+		if round == 240 {
+			if o.Service != nil {
+				out, _ := f.sdk.ECS.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(o.Service.ClusterName), Services: []string{o.Service.ServiceName}})
+				for _, e := range out.Services[0].Events[:min(5, len(out.Services[0].Events))] {
+					t.Logf("service event: %s", aws.ToString(e.Message))
 				}
-				if st.Ready {
-					t.Logf("%s ready at %s: %s", check, s.Now().Format(time.TimeOnly), st.Detail)
-					break
-				}
-				if i == 240 {
-					if l.Service != nil {
-						out, _ := c.ECS.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(l.Service.ClusterName), Services: []string{l.Service.ServiceName}})
-						for _, e := range out.Services[0].Events[:min(5, len(out.Services[0].Events))] {
-							t.Logf("service event: %s", aws.ToString(e.Message))
-						}
-					}
-					t.Fatalf("check %s not ready after %d rounds: %s", check, i, st.Detail)
-				}
-				completeLaunches(t, c, l)
-				wait()
 			}
+			t.Fatalf("check %s not ready after %d rounds: %s", check, round, st.Detail)
 		}
+		if err := controlplane.CompletePendingLaunches(ctx, f.sdk.AutoScaling, o); err != nil {
+			return err
+		}
+		wait()
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, run.Plan())
 	}
-	return l
-}
-
-func completeLaunches(t testing.TB, c Clients, l *Layers) {
-	t.Helper()
-	if err := CompletePendingLaunches(context.Background(), c, l); err != nil {
-		t.Fatal(err)
-	}
+	return o
 }
 
 // buildMutations counts the mutating calls of the build itself, without
@@ -87,42 +88,54 @@ func buildMutations(calls *awsclient.Calls) int {
 }
 
 func TestBuildConvergesOnSimulator(t *testing.T) {
-	s, c, calls, spec := simFixture(t, 1)
-	start := s.Now()
+	f := simFixture(t, 1)
+	start := f.sim.Now()
 	wall := time.Now()
-	converge(t, s, c, stack.NewRun(spec, false, "sim", nil))
-	t.Logf("fresh build: %d mutating calls, %d reads; simulated %s, wall %s",
-		buildMutations(calls), awsclient.Total(calls.Reads()), s.Now().Sub(start), time.Since(wall).Round(time.Millisecond))
+	converge(t, f, stack.NewRun(f.spec, false, "sim", nil))
+	t.Logf("fresh build: %d mutating calls (%d of them ledger writes), %d reads; simulated %s, wall %s",
+		buildMutations(f.calls), ledgerWrites(f.calls), awsclient.Total(f.calls.Reads()), f.sim.Now().Sub(start), time.Since(wall).Round(time.Millisecond))
 
-	calls.Reset()
-	again := stack.NewRun(spec, false, "sim-2", nil)
-	converge(t, s, c, again)
-	if n := awsclient.Total(calls.Mutations()); n != 0 {
-		t.Errorf("repeated build on the simulator made %d mutating calls: %v\n%s", n, calls.Mutations(), again.Plan())
+	f.calls.Reset()
+	again := stack.NewRun(f.spec, false, "sim-2", nil)
+	converge(t, f, again)
+	if n := awsclient.Total(f.calls.Mutations()); n != 0 {
+		t.Errorf("repeated build on the simulator made %d mutating calls: %v\n%s", n, f.calls.Mutations(), again.Plan())
 	}
-	t.Logf("repeated build: %d reads", awsclient.Total(calls.Reads()))
+	t.Logf("repeated build: %d reads", awsclient.Total(f.calls.Reads()))
+}
+
+// ledgerWrites counts the mutating DynamoDB calls: the lease and the
+// deployment record.
+func ledgerWrites(calls *awsclient.Calls) int {
+	n := 0
+	for op, c := range calls.Mutations() {
+		if len(op) > 9 && op[:9] == "DynamoDB:" {
+			n += c
+		}
+	}
+	return n
 }
 
 // TestBuildConvergesUnderThrottling throttles a fifth of the calls to every
 // service the build mutates: the SDK's standard retryer absorbs it, and the
 // build converges without duplicating anything.
 func TestBuildConvergesUnderThrottling(t *testing.T) {
-	s, c, calls, spec := simFixture(t, 7)
+	f := simFixture(t, 7)
 	for _, svc := range []string{ec2.ServiceID, autoscaling.ServiceID, ecs.ServiceID, elb.ServiceID} {
-		s.Throttle(svc, "", 0.2)
+		f.sim.Throttle(svc, "", 0.2)
 	}
-	l := converge(t, s, c, stack.NewRun(spec, false, "faults", nil))
-	if l.Service == nil {
+	o := converge(t, f, stack.NewRun(f.spec, false, "faults", nil))
+	if o.Service == nil {
 		t.Fatal("no service")
 	}
-	if n := s.CallCount(ec2.ServiceID, "CreateSubnet"); n <= 4 {
+	if n := f.sim.CallCount(ec2.ServiceID, "CreateSubnet"); n <= 4 {
 		t.Errorf("CreateSubnet attempts = %d, want more than the 4 creates: throttling was not injected", n)
 	}
-	vpcs, err := c.EC2.DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{Filters: network.StackFilter(spec)})
+	vpcs, err := f.sdk.EC2.DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{Filters: f.spec.EC2Filter()})
 	if err != nil || len(vpcs.Vpcs) != 1 {
 		t.Fatalf("%d VPCs (%v), want 1", len(vpcs.Vpcs), err)
 	}
-	t.Logf("under throttling: %d mutating calls, %d reads", awsclient.Total(calls.Mutations()), awsclient.Total(calls.Reads()))
+	t.Logf("under throttling: %d mutating calls, %d reads", awsclient.Total(f.calls.Mutations()), awsclient.Total(f.calls.Reads()))
 }
 
 // TestBuildConvergesUnderEventualConsistency builds the whole stack while
@@ -138,23 +151,24 @@ func TestBuildConvergesUnderThrottling(t *testing.T) {
 // creates the group empty and scales it out only once the capacity
 // provider exists, so the service still gets its capacity.
 func TestBuildConvergesUnderEventualConsistency(t *testing.T) {
-	s, c, calls, spec := simFixture(t, 7)
+	f := simFixture(t, 7)
 	for _, svc := range []string{ec2.ServiceID, autoscaling.ServiceID, elb.ServiceID, ecs.ServiceID} {
-		s.SetConsistencyDelay(svc, 2*time.Second)
-		s.Throttle(svc, "", 0.05)
+		f.sim.SetConsistencyDelay(svc, 2*time.Second)
+		f.sim.Throttle(svc, "", 0.05)
 	}
-	l := runningClock(t, s, func(wait func()) *Layers {
-		return convergeWith(t, s, c, stack.NewRun(spec, false, "consistency", nil), wait)
+	o := runningClock(t, f.sim, func(wait func()) *stack.Outputs {
+		return convergeWith(t, f, stack.NewRun(f.spec, false, "consistency", nil), wait)
 	})
-	if l.Service == nil {
+	if o.Service == nil {
 		t.Fatal("no service")
 	}
 	ctx := context.Background()
-	cis, err := c.ECS.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String(l.Service.ClusterName)})
+	c := f.sdk
+	cis, err := c.ECS.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String(o.Service.ClusterName)})
 	if err != nil || len(cis.ContainerInstanceArns) == 0 {
 		t.Fatalf("container instances: %v (%v)", cis, err)
 	}
-	described, err := c.ECS.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String(l.Service.ClusterName), ContainerInstances: cis.ContainerInstanceArns})
+	described, err := c.ECS.DescribeContainerInstances(ctx, &ecs.DescribeContainerInstancesInput{Cluster: aws.String(o.Service.ClusterName), ContainerInstances: cis.ContainerInstanceArns})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,11 +177,11 @@ func TestBuildConvergesUnderEventualConsistency(t *testing.T) {
 			t.Errorf("container instance %s has no capacity provider", aws.ToString(ci.Ec2InstanceId))
 		}
 	}
-	tasks, err := c.ECS.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(l.Service.ClusterName), ServiceName: aws.String(l.Service.ServiceName)})
+	tasks, err := c.ECS.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(o.Service.ClusterName), ServiceName: aws.String(o.Service.ServiceName)})
 	if err != nil || len(tasks.TaskArns) == 0 {
 		t.Fatalf("tasks: %v (%v)", tasks, err)
 	}
-	running, err := c.ECS.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(l.Service.ClusterName), Tasks: tasks.TaskArns})
+	running, err := c.ECS.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(o.Service.ClusterName), Tasks: tasks.TaskArns})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,14 +194,14 @@ func TestBuildConvergesUnderEventualConsistency(t *testing.T) {
 	if len(zones) != 2 {
 		t.Errorf("running tasks by zone = %v, want tasks running in both zones", zones)
 	}
-	vpcs, err := c.EC2.DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{Filters: network.StackFilter(spec)})
+	vpcs, err := c.EC2.DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{Filters: f.spec.EC2Filter()})
 	if err != nil || len(vpcs.Vpcs) != 1 {
 		t.Fatalf("%d VPCs (%v), want 1", len(vpcs.Vpcs), err)
 	}
-	if n := s.CallCount(ec2.ServiceID, "ModifyVpcAttribute"); n <= 2 {
+	if n := f.sim.CallCount(ec2.ServiceID, "ModifyVpcAttribute"); n <= 2 {
 		t.Errorf("ModifyVpcAttribute attempts = %d, want retries past the window", n)
 	}
-	t.Logf("under eventual consistency: %d mutating calls, %d reads", buildMutations(calls), awsclient.Total(calls.Reads()))
+	t.Logf("under eventual consistency: %d mutating calls, %d reads", buildMutations(f.calls), awsclient.Total(f.calls.Reads()))
 }
 
 // TestNetworkConvergesUnderEC2Consistency builds the network and security
@@ -195,25 +209,25 @@ func TestBuildConvergesUnderEventualConsistency(t *testing.T) {
 // calls naming it (DNS attributes, subnets, routes, rules) are retried
 // until it shows, and a second run changes nothing.
 func TestNetworkConvergesUnderEC2Consistency(t *testing.T) {
-	s, c, calls, spec := simFixture(t, 3)
-	s.SetConsistencyDelay(ec2.ServiceID, 2*time.Second)
-	runningClock(t, s, func(func()) *Layers {
+	f := simFixture(t, 3)
+	f.sim.SetConsistencyDelay(ec2.ServiceID, 2*time.Second)
+	runningClock(t, f.sim, func(func()) *stack.Outputs {
 		for _, token := range []string{"first", "second"} {
-			calls.Reset()
-			l := &Layers{}
-			for _, layer := range []string{network.Layer, "security"} {
-				if err := Step(context.Background(), c, stack.NewRun(spec, false, token, nil), mustWorkload(t, spec), layer, l); err != nil {
-					t.Fatalf("%s run, %s: %v", token, layer, err)
+			f.calls.Reset()
+			o := &stack.Outputs{}
+			for _, l := range build.Layers[:2] {
+				if err := l.Reconcile(context.Background(), f.clients, stack.NewRun(f.spec, false, token, nil), o); err != nil {
+					t.Fatalf("%s run, %s: %v", token, l.Name, err)
 				}
 			}
 		}
 		return nil
 	})
 	// The second run starts after the window, so it sees everything.
-	if n := awsclient.Total(calls.Mutations()); n != 0 {
-		t.Errorf("second run made %d mutating calls: %v", n, calls.Mutations())
+	if n := awsclient.Total(f.calls.Mutations()); n != 0 {
+		t.Errorf("second run made %d mutating calls: %v", n, f.calls.Mutations())
 	}
-	if n := s.CallCount(ec2.ServiceID, "ModifyVpcAttribute"); n <= 2 {
+	if n := f.sim.CallCount(ec2.ServiceID, "ModifyVpcAttribute"); n <= 2 {
 		t.Errorf("ModifyVpcAttribute attempts = %d, want retries past the consistency window", n)
 	}
 }
@@ -225,14 +239,14 @@ const fastClock = 300
 // runningClock runs fn while the simulator's clock moves with wall time,
 // fastClock times faster, so the retryer's backoff lets time pass; fn's
 // wait stands for one 15 s Wait state.
-func runningClock(t *testing.T, s *sim.Sim, fn func(wait func()) *Layers) *Layers {
+func runningClock(t *testing.T, s *sim.Sim, fn func(wait func()) *stack.Outputs) *stack.Outputs {
 	t.Helper()
 	return runningClockAt(t, s, func() float64 { return fastClock }, fn)
 }
 
 // runningClockAt is runningClock with a speed-up that may change while fn
 // runs.
-func runningClockAt(t *testing.T, s *sim.Sim, speed func() float64, fn func(wait func()) *Layers) *Layers {
+func runningClockAt(t *testing.T, s *sim.Sim, speed func() float64, fn func(wait func()) *stack.Outputs) *stack.Outputs {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -262,17 +276,17 @@ func runningClockAt(t *testing.T, s *sim.Sim, speed func() float64, fn func(wait
 // and refuse while dependants exist: the service drains, the group deletes
 // its instances, the NAT gateways delete, and nothing tagged is left.
 func TestDestroyOnSimulator(t *testing.T) {
-	s, c, calls, spec := simFixture(t, 9)
-	converge(t, s, c, stack.NewRun(spec, false, "build", nil))
-	calls.Reset()
+	f := simFixture(t, 9)
+	converge(t, f, stack.NewRun(f.spec, false, "build", nil))
+	f.calls.Reset()
 	rounds := 0
-	wait := func(context.Context) error { rounds++; s.Advance(15 * time.Second); return nil }
-	run := stack.NewRun(spec, false, "destroy", nil)
-	if err := DestroyAll(context.Background(), c, run, wait, 120); err != nil {
+	wait := func(context.Context) error { rounds++; f.sim.Advance(15 * time.Second); return nil }
+	run := stack.NewRun(stack.Spec{Name: f.spec.Name}, false, "destroy", nil)
+	if err := build.DestroyAll(context.Background(), f.clients, run, wait, 120); err != nil {
 		t.Fatalf("destroy: %v\n%s", err, run.Plan())
 	}
-	if left := tagged(t, c, spec); len(left) > 0 {
+	if left := tagged(t, f.sdk, f.spec); len(left) > 0 {
 		t.Fatalf("left after destroy: %v", left)
 	}
-	t.Logf("destroy: %d deletes, %d waits, %d mutating calls", run.Plan().Count(stack.Delete), rounds, awsclient.Total(calls.Mutations()))
+	t.Logf("destroy: %d deletes, %d waits, %d mutating calls", run.Plan().Count(stack.Delete), rounds, awsclient.Total(f.calls.Mutations()))
 }

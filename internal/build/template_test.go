@@ -1,7 +1,14 @@
-package build
+package build_test
 
 import (
+	"debug/elf"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -10,7 +17,13 @@ import (
 
 	"github.com/ecsplane/ecsplane/internal/awsclient"
 	"github.com/ecsplane/ecsplane/internal/awstest"
+	"github.com/ecsplane/ecsplane/internal/build"
+	"github.com/ecsplane/ecsplane/internal/config"
+	"github.com/ecsplane/ecsplane/internal/ingress"
+	"github.com/ecsplane/ecsplane/internal/lambdaenv"
+	"github.com/ecsplane/ecsplane/internal/ledger"
 	"github.com/ecsplane/ecsplane/internal/local"
+	"github.com/ecsplane/ecsplane/internal/service"
 )
 
 // statement is an IAM policy statement as template.yaml writes it; the
@@ -37,18 +50,16 @@ func strs(v any) []string {
 	return nil
 }
 
-// TestFunctionPoliciesAreLeastPrivilege reads the build functions' and
-// the read policy's statements from template.yaml and checks DESIGN.md §8:
-// no wildcard actions, no IAM creation, every mutation scoped to named
-// resources or conditioned on the stack tag, PassRole only for the
-// declared roles and services.
-func TestFunctionPoliciesAreLeastPrivilege(t *testing.T) {
+// functionStatements reads every function's inline policy statements from
+// template.yaml, by function.
+func functionStatements(t *testing.T) map[string][]statement {
+	t.Helper()
 	tmpl, err := local.LoadTemplate(filepath.Join(awstest.RepoRoot(t), "template.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var all []statement
-	for _, fn := range []string{"PlanFunction", "BuildFunction", "ReadyFunction", "TeardownFunction"} {
+	out := map[string][]statement{}
+	for _, fn := range tmpl.ResourcesOfType("AWS::Serverless::Function") {
 		var policies []any
 		if err := tmpl.Property(fn, "Policies", &policies); err != nil {
 			t.Fatal(err)
@@ -56,9 +67,7 @@ func TestFunctionPoliciesAreLeastPrivilege(t *testing.T) {
 		for _, p := range policies {
 			m, ok := p.(map[string]any)
 			if !ok {
-				if p != "StackReadPolicy" {
-					t.Errorf("%s uses policy %v; want only StackReadPolicy and inline statements", fn, p)
-				}
+				t.Errorf("%s uses policy %v; want inline statements only, so each function's permissions are its own", fn, p)
 				continue
 			}
 			var sts []statement
@@ -66,57 +75,58 @@ func TestFunctionPoliciesAreLeastPrivilege(t *testing.T) {
 			if err != nil || n == 0 {
 				t.Fatalf("%s: statements %v: %v", fn, m, err)
 			}
-			all = append(all, sts...)
+			out[fn] = append(out[fn], sts...)
 		}
 	}
-	var doc struct {
-		Statement []statement `yaml:"Statement"`
-	}
-	if err := tmpl.Property("StackReadPolicy", "PolicyDocument", &doc); err != nil {
-		t.Fatal(err)
-	}
-	for _, st := range doc.Statement {
-		for _, a := range strs(st.Action) {
-			if _, op, _ := strings.Cut(a, ":"); !awsclient.IsRead(op) {
-				t.Errorf("the read policy allows %s", a)
-			}
-		}
-	}
-	all = append(all, doc.Statement...)
+	return out
+}
 
-	if len(all) < 12 {
-		t.Fatalf("found %d statements; the policies were not read", len(all))
+// TestFunctionPoliciesAreLeastPrivilege reads every function's statements
+// from template.yaml and checks DESIGN.md §8: no wildcard actions, no IAM
+// creation, every mutation scoped to named resources or conditioned on the
+// stack tag, PassRole only for the declared roles, each to its one
+// service, and a plan that only reads.
+func TestFunctionPoliciesAreLeastPrivilege(t *testing.T) {
+	byFunction := functionStatements(t)
+	if len(byFunction) != len(build.Layers)+2 {
+		t.Fatalf("policies of %d functions, want the plan, the record and one per layer", len(byFunction))
 	}
-	passRole := 0
-	for _, st := range all {
-		actions := strs(st.Action)
-		resources := strs(st.Resource)
-		for _, a := range actions {
-			_, op, _ := strings.Cut(a, ":")
-			if a == "*" || strings.HasSuffix(a, ":*") || strings.Contains(op, "*") {
-				t.Errorf("statement %s allows the wildcard %s", st.Sid, a)
+	passRole := map[string][]string{}
+	for fn, sts := range byFunction {
+		for _, st := range sts {
+			actions := strs(st.Action)
+			resources := strs(st.Resource)
+			for _, a := range actions {
+				_, op, _ := strings.Cut(a, ":")
+				if a == "*" || strings.HasSuffix(a, ":*") || strings.Contains(op, "*") {
+					t.Errorf("%s: statement %s allows the wildcard %s", fn, st.Sid, a)
+				}
+				if strings.HasPrefix(a, "iam:") && a != "iam:PassRole" {
+					t.Errorf("%s: statement %s allows %s; the functions never manage IAM", fn, st.Sid, a)
+				}
+				if fn == "PlanFunction" && !awsclient.IsRead(op) {
+					t.Errorf("the plan function may %s; it only reads", a)
+				}
+				if awsclient.IsRead(op) || a == "iam:PassRole" {
+					continue
+				}
+				if slices.Contains(resources, "*") && len(st.Condition) == 0 {
+					t.Errorf("%s: statement %s allows %s on every resource, unconditioned", fn, st.Sid, a)
+				}
 			}
-			if strings.HasPrefix(a, "iam:") && a != "iam:PassRole" {
-				t.Errorf("statement %s allows %s; the functions never manage IAM", st.Sid, a)
-			}
-			if awsclient.IsRead(op) || a == "iam:PassRole" {
-				continue
-			}
-			if slices.Contains(resources, "*") && len(st.Condition) == 0 {
-				t.Errorf("statement %s allows %s on every resource, unconditioned", st.Sid, a)
+			if slices.Contains(actions, "iam:PassRole") {
+				cond, _ := st.Condition["StringEquals"].(map[string]any)
+				services := strs(cond["iam:PassedToService"])
+				if slices.Contains(resources, "*") || len(services) != 1 {
+					t.Errorf("%s: PassRole on %v to %v; want declared roles, each to one service", fn, resources, services)
+				}
+				passRole[fn] = append(passRole[fn], services...)
 			}
 		}
-		if slices.Contains(actions, "iam:PassRole") {
-			passRole++
-			cond, _ := st.Condition["StringEquals"].(map[string]any)
-			services := strs(cond["iam:PassedToService"])
-			if slices.Contains(resources, "*") || len(resources) != 3 || !slices.Equal(services, []string{"ec2.amazonaws.com", "ecs-tasks.amazonaws.com"}) {
-				t.Errorf("PassRole on %v to %v; want the three declared roles, to EC2 and ECS tasks only", resources, services)
-			}
-		}
 	}
-	if passRole != 1 {
-		t.Errorf("%d PassRole statements, want exactly the build function's", passRole)
+	want := map[string][]string{"ComputeFunction": {"ec2.amazonaws.com"}, "ServiceFunction": {"ecs-tasks.amazonaws.com"}}
+	if len(passRole) != len(want) || !slices.Equal(passRole["ComputeFunction"], want["ComputeFunction"]) || !slices.Equal(passRole["ServiceFunction"], want["ServiceFunction"]) {
+		t.Errorf("PassRole grants %v, want %v: the instance role to EC2 by the compute function, the task roles to ECS tasks by the service function", passRole, want)
 	}
 }
 
@@ -131,4 +141,178 @@ func yamlRoundTrip(v any, out *[]statement) (int, error) {
 		return 0, err
 	}
 	return len(*out), nil
+}
+
+// sdkPrefix maps an SDK service package to its IAM service prefix.
+var sdkPrefix = map[string]string{
+	"ec2": "ec2", "ssm": "ssm", "autoscaling": "autoscaling", "ecs": "ecs", "elasticloadbalancingv2": "elasticloadbalancing",
+	"cloudwatch": "cloudwatch", "applicationautoscaling": "application-autoscaling", "dynamodb": "dynamodb",
+}
+
+// implied are actions IAM checks without the function calling them by
+// name: tagging on create, the group's launches, and passing roles.
+var implied = map[string]bool{
+	"ec2:CreateTags": true, "ec2:RunInstances": true, "ecs:TagResource": true, "elasticloadbalancing:AddTags": true,
+	"autoscaling:CreateOrUpdateTags": true, "cloudwatch:TagResource": true, "iam:PassRole": true,
+}
+
+// linkedNotCalled are operations a client links into functions that never
+// call them: the Go linker keeps every method of an interface a client is
+// stored as.
+var linkedNotCalled = map[string]string{
+	"dynamodb:Query":             "the ledger's lists (History, Actions), which only the CLI reads",
+	"dynamodb:DescribeEndpoints": "DynamoDB's endpoint discovery, off unless configured",
+}
+
+var clientMethod = regexp.MustCompile(`^github\.com/aws/aws-sdk-go-v2/service/([a-z0-9]+)\.\(\*Client\)\.([A-Z][A-Za-z0-9]+)$`)
+
+// linkedOperations builds a function's package and lists the SDK client
+// operations its binary holds, as IAM actions: what it can call.
+func linkedOperations(t *testing.T, pkg string) map[string]bool {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", out, pkg)
+	cmd.Dir = awstest.RepoRoot(t)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", pkg, err, b)
+	}
+	f, err := elf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string]bool{}
+	for _, s := range syms {
+		m := clientMethod.FindStringSubmatch(s.Name)
+		if m == nil || m[2] == "Options" {
+			continue
+		}
+		prefix, ok := sdkPrefix[m[1]]
+		if !ok {
+			prefix = "unexpected:" + m[1]
+		}
+		ops[prefix+":"+m[2]] = true
+	}
+	return ops
+}
+
+// TestFunctionsLinkOnlyTheClientsTheyCall builds every function and reads
+// the SDK operations its binary links: each function links the clients of
+// the services its policy names and no other, its policy allows every
+// operation it can call (but linkedNotCalled), and allows nothing it cannot.
+// The plan links the whole layer table but runs only the reconciles, dry,
+// so it needs no more than the reads they make.
+func TestFunctionsLinkOnlyTheClientsTheyCall(t *testing.T) {
+	out, err := exec.Command("make", "--no-print-directory", "-s", "-C", awstest.RepoRoot(t), "functions").Output()
+	if err != nil {
+		t.Fatalf("make functions: %v", err)
+	}
+	dirs := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		id, dir, _ := strings.Cut(line, " ")
+		dirs[id] = dir
+	}
+	for fn, sts := range functionStatements(t) {
+		t.Run(fn, func(t *testing.T) {
+			allowed := map[string]bool{}
+			for _, st := range sts {
+				for _, a := range strs(st.Action) {
+					allowed[a] = true
+				}
+			}
+			linked := linkedOperations(t, dirs[fn])
+			services := func(actions map[string]bool) []string {
+				var out []string
+				for a := range actions {
+					if p, _, _ := strings.Cut(a, ":"); p != "iam" && !slices.Contains(out, p) {
+						out = append(out, p)
+					}
+				}
+				slices.Sort(out)
+				return out
+			}
+			if got, want := services(linked), services(allowed); !slices.Equal(got, want) {
+				t.Errorf("links the clients of %v, but its policy names %v", got, want)
+			}
+			for a := range linked {
+				if !allowed[a] && linkedNotCalled[a] == "" && fn != "PlanFunction" {
+					t.Errorf("can call %s, which its policy does not allow", a)
+				}
+			}
+			for a := range allowed {
+				if !linked[a] && !implied[a] {
+					t.Errorf("its policy allows %s, which it never calls", a)
+				}
+			}
+			t.Logf("%d operations of %v", len(linked), services(linked))
+		})
+	}
+}
+
+// configs are the configuration structs the functions' mains load, by the
+// name a main declares its variable with.
+var configs = map[string]any{
+	"build.Config": build.Config{}, "ingress.Config": ingress.Config{}, "service.Config": service.Config{}, "ledger.Config": ledger.Config{},
+}
+
+// TestFunctionsDeclareTheEnvironmentTheyRead reads, for every function,
+// the configuration its main.go loads (the shared variables and its own
+// struct's) and the environment template.yaml gives it: the two are the
+// same, so no function is given a variable it never reads, nor misses one.
+func TestFunctionsDeclareTheEnvironmentTheyRead(t *testing.T) {
+	root := awstest.RepoRoot(t)
+	tmpl, err := local.LoadTemplate(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("make", "--no-print-directory", "-s", "-C", root, "functions").Output()
+	if err != nil {
+		t.Fatalf("make functions: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		id, dir, _ := strings.Cut(line, " ")
+		t.Run(id, func(t *testing.T) {
+			want := config.Names(lambdaenv.Shared{})
+			if own := ownConfig(t, filepath.Join(root, dir, "main.go")); own != "" {
+				c, ok := configs[own]
+				if !ok {
+					t.Fatalf("main.go loads %s, which the test does not know", own)
+				}
+				want = append(want, config.Names(c)...)
+			}
+			slices.Sort(want)
+			got, err := tmpl.FunctionEnvironment(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("template.yaml gives %v, the function reads %v", got, want)
+			}
+		})
+	}
+}
+
+// ownConfig returns the type of the configuration a main.go declares as
+// `var cfg pkg.Type`, or "" when it has none.
+func ownConfig(t *testing.T, path string) string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var own string
+	ast.Inspect(f, func(n ast.Node) bool {
+		if vs, ok := n.(*ast.ValueSpec); ok && len(vs.Names) == 1 && vs.Names[0].Name == "cfg" {
+			if sel, ok := vs.Type.(*ast.SelectorExpr); ok {
+				own = sel.X.(*ast.Ident).Name + "." + sel.Sel.Name
+			}
+		}
+		return true
+	})
+	return own
 }

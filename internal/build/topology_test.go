@@ -1,4 +1,4 @@
-package build
+package build_test
 
 import (
 	"context"
@@ -22,8 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/ecsplane/ecsplane/internal/build"
 	"github.com/ecsplane/ecsplane/internal/compute"
-	"github.com/ecsplane/ecsplane/internal/network"
 	"github.com/ecsplane/ecsplane/internal/service"
 )
 
@@ -53,14 +53,14 @@ func TestTopologyMatchesDesign(t *testing.T) {
 	createService := &captured{op: "CreateService"}
 	cfg := f.env.Config.Copy()
 	cfg.APIOptions = append(cfg.APIOptions, createService.middleware)
-	f.clients = NewClients(cfg)
+	f.clients, f.sdk = build.NewClients(cfg, build.Options{Ledger: f.ledger}), newSDK(cfg)
 	l, _ := f.run(t, false)
 	ctx := context.Background()
 	spec := f.spec
-	c := f.clients
+	c := f.sdk
 
 	// Network: two zones, a public and a private subnet in each.
-	subnets, err := c.EC2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: network.StackFilter(spec)})
+	subnets, err := c.EC2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: spec.EC2Filter()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestTopologyMatchesDesign(t *testing.T) {
 
 	// Routes: public subnets to the internet gateway, each private subnet
 	// to its own zone's NAT gateway.
-	rts, err := c.EC2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: network.StackFilter(spec)})
+	rts, err := c.EC2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: spec.EC2Filter()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestTopologyMatchesDesign(t *testing.T) {
 	}
 
 	// Security groups: exactly the listed rules.
-	sgs, err := c.EC2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: network.StackFilter(spec)})
+	sgs, err := c.EC2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: spec.EC2Filter()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestTopologyMatchesDesign(t *testing.T) {
 	}
 	alb, task, inst := l.Security.ALBSecurityGroupID, l.Security.TaskSecurityGroupID, l.Security.InstanceSecurityGroupID
 	wantRules := map[string][]string{
-		alb:  {"egress tcp 80-80 " + task, "ingress tcp 443-443 0.0.0.0/0", "ingress tcp 80-80 0.0.0.0/0"},
+		alb:  {"egress tcp 80-80 " + task, "ingress tcp 80-80 0.0.0.0/0"},
 		task: {"egress -1 0.0.0.0/0", "ingress tcp 80-80 " + alb},
 		inst: {"egress -1 0.0.0.0/0"},
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/ecsplane/ecsplane/internal/stack"
@@ -63,5 +64,21 @@ func TestHooks(t *testing.T) {
 	if len(h) != 2 || aws.ToString(h[0].DefaultResult) != "ABANDON" || aws.ToString(h[1].DefaultResult) != "CONTINUE" ||
 		aws.ToString(h[1].LifecycleTransition) != "autoscaling:EC2_INSTANCE_TERMINATING" {
 		t.Fatalf("hooks %+v", h)
+	}
+}
+
+func TestUnwantedHooksAndResources(t *testing.T) {
+	spec := stack.Defaults("web")
+	have := map[string]bool{HookName(spec, LaunchHook): true, HookName(spec, TerminateHook): true, "web-drain-hook": true}
+	if got := unwantedHooks(spec, have); len(got) != 1 || got[0] != "web-drain-hook" {
+		t.Fatalf("unwanted hooks %v, want only the one the spec does not name", got)
+	}
+	inv := &inventory{
+		templates: map[string]ec2types.LaunchTemplate{LaunchTemplate: {}, "lt-old": {LaunchTemplateId: aws.String("lt-0")}},
+		groups:    map[string]astypes.AutoScalingGroup{GroupName(spec): {}, "web-asg-old": {}},
+	}
+	u := inv.unwanted(spec)
+	if len(u.templates) != 1 || aws.ToString(u.templates["lt-old"].LaunchTemplateId) != "lt-0" || len(u.groups) != 1 {
+		t.Fatalf("unwanted %+v, want the old template and the old group", u)
 	}
 }

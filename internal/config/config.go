@@ -112,3 +112,21 @@ func setField(f reflect.Value, raw string) error {
 	}
 	return nil
 }
+
+// Names lists the variables a configuration struct reads, in field order.
+func Names(v any) []string {
+	t := reflect.TypeOf(v)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if name, ok := f.Tag.Lookup("env"); ok {
+			names = append(names, name)
+		} else if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			names = append(names, Names(reflect.New(f.Type).Interface())...)
+		}
+	}
+	return names
+}

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -53,5 +54,19 @@ func TestLoadReportsEverythingAtOnce(t *testing.T) {
 func TestLoadRejectsNonPointer(t *testing.T) {
 	if err := Load(sample{}, env(nil)); err == nil {
 		t.Fatal("want error for non-pointer destination")
+	}
+}
+
+func TestNamesListsTheVariablesAStructReads(t *testing.T) {
+	type inner struct {
+		A string `env:"A"`
+	}
+	type outer struct {
+		inner
+		B       int `env:"B" default:"1"`
+		Ignored string
+	}
+	if got := Names(&outer{}); strings.Join(got, ",") != "A,B" {
+		t.Fatalf("Names = %v, want [A B]", got)
 	}
 }

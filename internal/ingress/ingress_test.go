@@ -44,3 +44,37 @@ func TestHealthDrift(t *testing.T) {
 		t.Fatalf("drift = %v", d)
 	}
 }
+
+func TestListenersFollowTheCertificate(t *testing.T) {
+	spec := stack.Defaults("web")
+	plain := Listeners(spec, "tg-1")
+	if len(plain) != 1 || plain[ListenerPort].Protocol != types.ProtocolEnumHttp || !forwardsOnlyTo(plain[ListenerPort].Actions[0], "tg-1") {
+		t.Fatalf("without a certificate: %+v, want HTTP on 80 forwarding", plain)
+	}
+	spec.Ingress.CertificateARN = "arn:aws:acm:us-east-1:123456789012:certificate/c"
+	https := Listeners(spec, "tg-1")
+	h, r := https[HTTPSListenerPort], https[ListenerPort]
+	if h.Protocol != types.ProtocolEnumHttps || h.Policy != TLSPolicy || h.Certificate != spec.Ingress.CertificateARN || r.Actions[0].Type != types.ActionTypeEnumRedirect {
+		t.Fatalf("with a certificate: %+v", https)
+	}
+	// A listener as AWS reports it, without drift, then with the old
+	// forward on 80 and an old policy on 443.
+	as := func(w ListenerSpec) types.Listener {
+		l := types.Listener{Port: aws.Int32(w.Port), Protocol: w.Protocol, DefaultActions: w.Actions}
+		if w.Certificate != "" {
+			l.SslPolicy, l.Certificates = aws.String(w.Policy), []types.Certificate{{CertificateArn: aws.String(w.Certificate)}}
+		}
+		return l
+	}
+	if d := listenerDrift(as(h), h); len(d) != 0 {
+		t.Fatalf("drift on a matching listener: %v", d)
+	}
+	if d := strings.Join(listenerDrift(as(plain[ListenerPort]), r), "; "); !strings.Contains(d, "redirect to HTTPS") {
+		t.Fatalf("a forward where a redirect is wanted: %q", d)
+	}
+	old := as(h)
+	old.SslPolicy = aws.String("ELBSecurityPolicy-2016-08")
+	if d := strings.Join(listenerDrift(old, h), "; "); !strings.Contains(d, "policy ELBSecurityPolicy-2016-08, want "+TLSPolicy) {
+		t.Fatalf("an old policy: %q", d)
+	}
+}

@@ -39,7 +39,7 @@ var transitions = map[Status][]Status{
 	StatusRollingBack: {StatusRolledBack, StatusFailed},
 }
 
-// CanTransition reports whether from → to is legal.
+// CanTransition reports whether from → to is legal for a rollout.
 func CanTransition(from, to Status) bool {
 	for _, s := range transitions[from] {
 		if s == to {
@@ -47,6 +47,28 @@ func CanTransition(from, to Status) bool {
 		}
 	}
 	return false
+}
+
+// Causes of a deployment: what started it.
+const (
+	// CauseImage is a rollout of a pushed image, the rollout's own cause;
+	// a deployment with no cause recorded is one.
+	CauseImage = "image"
+	// CauseCreate is the build creating the service with its initial
+	// image.
+	CauseCreate = "create"
+	// CauseTemplate is the build rolling out a template change with the
+	// image the service runs.
+	CauseTemplate = "template"
+)
+
+// bakes reports whether a deployment of the cause must bake before it
+// succeeds. The build's deployments have no bake: ECS's verdict ends them.
+func bakes(cause string) bool { return cause != CauseCreate && cause != CauseTemplate }
+
+// legal reports whether d may move to "to".
+func legal(d *Deployment, to Status) bool {
+	return CanTransition(d.Status, to) || (!bakes(d.Cause) && d.Status == StatusInProgress && to == StatusSucceeded)
 }
 
 // Terminal reports whether s ends a deployment.
@@ -67,8 +89,11 @@ type StatusChange struct {
 
 // Deployment is one rollout of an image to a service.
 type Deployment struct {
-	Service         string         `dynamodbav:"service" json:"service"`
-	ID              string         `dynamodbav:"id" json:"id"`
+	Service string `dynamodbav:"service" json:"service"`
+	ID      string `dynamodbav:"id" json:"id"`
+	// Cause is what started the deployment: CauseImage, CauseCreate or
+	// CauseTemplate.
+	Cause           string         `dynamodbav:"cause,omitempty" json:"cause,omitempty"`
 	ImageTag        string         `dynamodbav:"image_tag" json:"image_tag"`
 	ImageDigest     string         `dynamodbav:"image_digest" json:"image_digest"`
 	PreviousTaskDef string         `dynamodbav:"previous_task_definition,omitempty" json:"previous_task_definition,omitempty"`
@@ -109,9 +134,11 @@ type deploymentItem struct {
 	Deployment
 }
 
-// NewDeployment describes a rollout to record.
+// NewDeployment describes a deployment to record.
 type NewDeployment struct {
-	Service         string
+	Service string
+	// Cause is what started it; CauseImage when empty.
+	Cause           string
 	ImageTag        string
 	ImageDigest     string
 	PreviousTaskDef string
@@ -120,12 +147,15 @@ type NewDeployment struct {
 
 // CreateDeployment records a PENDING deployment and returns it.
 func (l *Ledger) CreateDeployment(ctx context.Context, in NewDeployment) (*Deployment, error) {
-	if in.Service == "" || in.ImageDigest == "" {
-		return nil, errors.New("ledger: a deployment needs a service and an image digest")
+	if in.Service == "" || (in.ImageDigest == "" && in.ImageTag == "") {
+		return nil, errors.New("ledger: a deployment needs a service and an image digest or tag")
+	}
+	if in.Cause == "" {
+		in.Cause = CauseImage
 	}
 	now := l.now().UTC()
 	d := Deployment{
-		Service: in.Service, ID: l.newID(), ImageTag: in.ImageTag, ImageDigest: in.ImageDigest,
+		Service: in.Service, ID: l.newID(), Cause: in.Cause, ImageTag: in.ImageTag, ImageDigest: in.ImageDigest,
 		PreviousTaskDef: in.PreviousTaskDef, ExecutionARN: in.ExecutionARN,
 		Status: StatusPending, Version: 1, CreatedAt: now, UpdatedAt: now,
 		History: []StatusChange{{Status: StatusPending, At: now}},
@@ -167,9 +197,11 @@ type Change struct {
 }
 
 // Transition moves d to c.To if the move is legal and nobody changed d since
-// it was read; it returns the updated deployment.
+// it was read; it returns the updated deployment. The legal moves are
+// CanTransition's, and for the build's deployments, which have no bake,
+// IN_PROGRESS → SUCCEEDED too.
 func (l *Ledger) Transition(ctx context.Context, d *Deployment, c Change) (*Deployment, error) {
-	if !CanTransition(d.Status, c.To) {
+	if !legal(d, c.To) {
 		return nil, &IllegalTransitionError{From: d.Status, To: c.To}
 	}
 	now := l.now().UTC()

@@ -383,3 +383,31 @@ func TestRecordHandler(t *testing.T) {
 		t.Fatalf("actions = %+v (%v)", as, err)
 	}
 }
+
+// TestBuildDeploymentsEndOnECSVerdict: a deployment the build started (a
+// template change or the service's creation) has no bake, so ECS's verdict
+// ends it; a rollout of an image still cannot skip its bake.
+func TestBuildDeploymentsEndOnECSVerdict(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		cause string
+		legal bool
+	}{{ledger.CauseTemplate, true}, {ledger.CauseCreate, true}, {ledger.CauseImage, false}, {"", false}} {
+		d, err := f.l.CreateDeployment(ctx, ledger.NewDeployment{Service: "web", Cause: tt.cause, ImageTag: "v1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, err = f.l.Transition(ctx, d, ledger.Change{To: ledger.StatusInProgress}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.l.Transition(ctx, d, ledger.Change{To: ledger.StatusSucceeded, Reason: "ECS deployment completed"})
+		var illegal *ledger.IllegalTransitionError
+		if got := err == nil; got != tt.legal || (!tt.legal && !errors.As(err, &illegal)) {
+			t.Errorf("cause %q: IN_PROGRESS → SUCCEEDED gave %v, want legal=%t", tt.cause, err, tt.legal)
+		}
+	}
+	if _, err := f.l.CreateDeployment(ctx, ledger.NewDeployment{Service: "web"}); err == nil {
+		t.Error("a deployment without an image was recorded")
+	}
+}

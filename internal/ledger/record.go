@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 
 	"github.com/ecsplane/ecsplane/internal/handlererr"
@@ -48,20 +49,38 @@ func (r RecordRequest) Validate() error {
 	return nil
 }
 
-// RecordHandler is the record function.
-type RecordHandler struct {
-	Ledger *Ledger
-	Log    *slog.Logger
+// Config is what the record function reads from its environment.
+type Config struct {
+	// TableName is the ledger table.
+	TableName string `env:"TABLE_NAME"`
 }
 
-// Handle validates and records one action.
+// RecordHandler is the record function. The CLI records its own builds and
+// teardowns through it too.
+type RecordHandler struct {
+	Ledger *Ledger
+	// Stack is the stack the control plane manages: the handler records
+	// actions about it and refuses others. Empty accepts any subject.
+	Stack string
+	Log   *slog.Logger
+}
+
+// Handle decodes, validates and records one action.
 func (h *RecordHandler) Handle(ctx context.Context, raw json.RawMessage) (*Action, error) {
 	var req RecordRequest
 	if err := json.Unmarshal(raw, &req); err != nil {
 		return nil, handlererr.Invalid("record request is not valid JSON: " + err.Error())
 	}
+	return h.Record(ctx, req)
+}
+
+// Record validates and records one action.
+func (h *RecordHandler) Record(ctx context.Context, req RecordRequest) (*Action, error) {
 	if err := req.Validate(); err != nil {
 		return nil, handlererr.Boundary(err)
+	}
+	if h.Stack != "" && req.Subject != h.Stack {
+		return nil, handlererr.Invalid(fmt.Sprintf("subject %q is not %q, the stack this control plane manages", req.Subject, h.Stack))
 	}
 	a := Action{
 		Subject: req.Subject, Kind: req.Kind, Action: req.Action, Outcome: req.Outcome,

@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -39,7 +41,26 @@ type RIE struct {
 	URL  string
 	cmd  *exec.Cmd
 	done chan struct{}
-	out  *bytes.Buffer
+	out  *syncBuffer
+}
+
+// syncBuffer is the emulator's output, written by the process's output
+// copier while the caller reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // FindRIE returns the path of aws-lambda-rie: on PATH or in Go's bin
@@ -70,10 +91,11 @@ func StartRIE(bootstrap string, env []string) (*RIE, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(rie, "--log-level", "error", "--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(port), bootstrap)
+	// At info level the emulator reports each init's duration.
+	cmd := exec.Command(rie, "--log-level", "info", "--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(port), bootstrap)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	out := &bytes.Buffer{}
+	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting aws-lambda-rie: %w", err)
@@ -114,6 +136,23 @@ func (r *RIE) Invoke(ctx context.Context, payload []byte, timeout time.Duration)
 
 // Output is what the emulator and the function printed so far.
 func (r *RIE) Output() string { return r.out.String() }
+
+var initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
+
+// InitDuration is the emulator's measure of the function's init: from
+// starting the bootstrap to its first call to the runtime API. It is known
+// once the first invocation has been answered.
+func (r *RIE) InitDuration() (time.Duration, error) {
+	m := initReport.FindStringSubmatch(r.out.String())
+	if m == nil {
+		return 0, fmt.Errorf("the emulator reported no init duration: %s", r.out.String())
+	}
+	ms, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0, fmt.Errorf("init duration %q: %w", m[1], err)
+	}
+	return time.Duration(ms * float64(time.Millisecond)), nil
+}
 
 // Stop terminates the emulator and the function.
 func (r *RIE) Stop() {

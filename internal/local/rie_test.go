@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ func TestRecordFunctionUnderRIE(t *testing.T) {
 	}
 
 	// Without TABLE_NAME the function must refuse to start, naming it.
-	bad, err := local.StartRIE(bootstrap, []string{"AWS_REGION=us-east-1"})
+	bad, err := local.StartRIE(bootstrap, []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "STACK_NAME=web-dev"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func TestRecordFunctionUnderRIE(t *testing.T) {
 	}
 
 	rie, err := local.StartRIE(bootstrap, []string{
-		"TABLE_NAME=" + table, "AWS_REGION=us-east-1", "AWS_ENDPOINT_URL=" + env.Endpoint,
+		"TABLE_NAME=" + table, "STACK_NAME=web-dev", "AWS_REGION=us-east-1", "AWS_ENDPOINT_URL=" + env.Endpoint,
 		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
 		"AWS_LAMBDA_LOG_FORMAT=JSON", "AWS_LAMBDA_LOG_LEVEL=INFO",
 	})
@@ -71,7 +72,7 @@ func TestRecordFunctionUnderRIE(t *testing.T) {
 	if err := json.Unmarshal(body, &rec); err != nil || rec.ID == "" || rec.Reason != "NotReadyError" {
 		t.Fatalf("response %s (%v)", body, err)
 	}
-	as, _, err := ledger.New(db, table).Actions(ctx, "web", ledger.PageRequest{})
+	as, _, err := ledger.New(db, table).Actions(ctx, "web-dev", ledger.PageRequest{})
 	if err != nil || len(as) != 1 || as[0].ID != rec.ID {
 		t.Fatalf("ledger holds %+v (%v), want the recorded action", as, err)
 	}
@@ -81,33 +82,84 @@ func TestRecordFunctionUnderRIE(t *testing.T) {
 
 	// The emulator reports a function error in the body only, without
 	// Lambda's X-Amz-Function-Error header.
-	body, _, err = rie.Invoke(ctx, []byte(`{"kind":"build"}`), 10*time.Second)
-	if err != nil || !strings.Contains(string(body), `"errorType":"InvalidInputError"`) {
-		t.Fatalf("bad input: %v %s", err, body)
+	for _, bad := range []string{`{"kind":"build"}`, `{"subject":"another-stack","kind":"build","action":"build","outcome":"SUCCEEDED"}`} {
+		body, _, err = rie.Invoke(ctx, []byte(bad), 10*time.Second)
+		if err != nil || !strings.Contains(string(body), `"errorType":"InvalidInputError"`) {
+			t.Fatalf("bad input %s: %v %s", bad, err, body)
+		}
 	}
-	if as, _, _ := ledger.New(db, table).Actions(ctx, "web", ledger.PageRequest{}); len(as) != 1 {
+	if as, _, _ := ledger.New(db, table).Actions(ctx, "web-dev", ledger.PageRequest{}); len(as) != 1 {
 		t.Fatalf("bad input wrote to the ledger: %d actions", len(as))
 	}
 }
 
-// BenchmarkColdStart measures process start to the first answered
-// invocation of the record function under the emulator: what Lambda calls
-// init plus the first invoke.
+// BenchmarkColdStart starts every function of template.yaml under the
+// emulator, given the environment the template declares for it, and
+// invokes it once with input no handler accepts, which every function
+// answers without an AWS call. ns/op is process start to that answer;
+// init-ms is the emulator's own measure of the function's start-up, to its
+// first runtime API call.
 func BenchmarkColdStart(b *testing.B) {
-	bootstrap, err := local.BuildBootstrap(context.Background(), "../..", "./functions/record", b.TempDir())
+	tmpl, err := local.LoadTemplate("../../template.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		rie, err := local.StartRIE(bootstrap, []string{"TABLE_NAME=t", "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x"})
-		if err != nil {
-			b.Fatal(err)
-		}
-		// Invalid input answers without any AWS call, so this times start-up.
-		if body, _, err := rie.Invoke(context.Background(), []byte(`{}`), 10*time.Second); err != nil || !strings.Contains(string(body), "InvalidInputError") {
-			b.Fatalf("invoke: %v %s", err, body)
-		}
-		rie.Stop()
+	dirs := functionDirs(b)
+	for _, id := range tmpl.ResourcesOfType("AWS::Serverless::Function") {
+		b.Run(id, func(b *testing.B) {
+			bootstrap, err := local.BuildBootstrap(context.Background(), "../..", dirs[id], b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			names, err := tmpl.FunctionEnvironment(id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			env := []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x"}
+			for _, n := range names {
+				env = append(env, n+"=placeholder")
+			}
+			var init time.Duration
+			b.ResetTimer()
+			for b.Loop() {
+				rie, err := local.StartRIE(bootstrap, env)
+				if err != nil {
+					b.Fatal(err)
+				}
+				// A handler's own answer, not a failed start.
+				body, _, err := rie.Invoke(context.Background(), []byte(`[]`), 10*time.Second)
+				if err != nil || !strings.Contains(string(body), "cannot unmarshal array") {
+					b.Fatalf("invoke: %v %s\n%s", err, body, rie.Output())
+				}
+				d, err := rie.InitDuration()
+				rie.Stop()
+				if err != nil {
+					b.Fatal(err)
+				}
+				init += d
+			}
+			b.ReportMetric(float64(init.Microseconds())/1000/float64(b.N), "init-ms/op")
+		})
 	}
+}
+
+// functionDirs maps each function's logical ID to its package, as the
+// Makefile's build targets do.
+func functionDirs(t testing.TB) map[string]string {
+	t.Helper()
+	cmd := exec.Command("make", "--no-print-directory", "-s", "functions")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("make functions: %v", err)
+	}
+	dirs := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		id, dir, ok := strings.Cut(line, " ")
+		if !ok {
+			t.Fatalf("make functions printed %q", line)
+		}
+		dirs[id] = dir
+	}
+	return dirs
 }

@@ -3,6 +3,7 @@ package local
 import (
 	"fmt"
 	"os"
+	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -154,4 +155,32 @@ func (t *Template) Global(section, name string, out any) error {
 		return fmt.Errorf("template has no Globals.%s.%s", section, name)
 	}
 	return n.Decode(out)
+}
+
+// FunctionEnvironment lists the names of the environment variables a
+// function is given: its own and those of Globals, sorted.
+func (t *Template) FunctionEnvironment(logicalID string) ([]string, error) {
+	typ, props, err := t.Resource(logicalID)
+	if err != nil {
+		return nil, err
+	}
+	if typ != "AWS::Serverless::Function" {
+		return nil, fmt.Errorf("resource %s is a %s, not a function", logicalID, typ)
+	}
+	seen := map[string]bool{}
+	for _, env := range []*yaml.Node{child(child(child(t.root, "Globals"), "Function"), "Environment"), child(props, "Environment")} {
+		vars := child(env, "Variables")
+		if vars == nil {
+			continue
+		}
+		for i := 0; i+1 < len(vars.Content); i += 2 {
+			seen[vars.Content[i].Value] = true
+		}
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
 }

@@ -3,6 +3,7 @@ package network
 import (
 	"context"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 )
 
@@ -39,3 +40,11 @@ type EC2API interface {
 }
 
 var _ EC2API = (*ec2.Client)(nil)
+
+// Clients are the layer's AWS clients.
+type Clients struct {
+	EC2 EC2API
+}
+
+// NewClients builds the layer's clients from one configuration.
+func NewClients(cfg aws.Config) Clients { return Clients{EC2: ec2.NewFromConfig(cfg)} }

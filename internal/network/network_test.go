@@ -38,7 +38,7 @@ func TestReconcileConvergesAndRepairsDrift(t *testing.T) {
 	spec := testSpec()
 
 	plan := stack.NewRun(spec, true, "t", nil)
-	if _, err := Reconcile(ctx, api, plan); err != nil {
+	if _, err := Reconcile(ctx, Clients{EC2: api}, plan, Inputs{}); err != nil {
 		t.Fatal(err)
 	}
 	// vpc, igw, 4 subnets, 2 EIPs, 2 NATs, 3 route tables, 3 routes, 4 associations.
@@ -49,7 +49,7 @@ func TestReconcileConvergesAndRepairsDrift(t *testing.T) {
 		t.Fatalf("a dry run made %d mutating calls: %v", n, calls.Mutations())
 	}
 
-	out, err := Reconcile(ctx, api, stack.NewRun(spec, false, "t", nil))
+	out, err := Reconcile(ctx, Clients{EC2: api}, stack.NewRun(spec, false, "t", nil), Inputs{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestReconcileConvergesAndRepairsDrift(t *testing.T) {
 
 	calls.Reset()
 	again := stack.NewRun(spec, false, "t2", nil)
-	out2, err := Reconcile(ctx, api, again)
+	out2, err := Reconcile(ctx, Clients{EC2: api}, again, Inputs{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,14 +75,14 @@ func TestReconcileConvergesAndRepairsDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	drift := stack.NewRun(spec, true, "t3", nil)
-	if _, err := Reconcile(ctx, api, drift); err != nil {
+	if _, err := Reconcile(ctx, Clients{EC2: api}, drift, Inputs{}); err != nil {
 		t.Fatal(err)
 	}
 	p := drift.Plan()
 	if len(p.Changes) != 1 || p.Changes[0].Action != stack.Create || p.Changes[0].Resource != "ec2:route" || !strings.Contains(p.Changes[0].Name, PrivateRouteTable(1)) {
 		t.Fatalf("plan after a deleted route:\n%s", p)
 	}
-	if _, err := Reconcile(ctx, api, stack.NewRun(spec, false, "t3", nil)); err != nil {
+	if _, err := Reconcile(ctx, Clients{EC2: api}, stack.NewRun(spec, false, "t3", nil), Inputs{}); err != nil {
 		t.Fatal(err)
 	}
 	rts, err := api.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{RouteTableIds: []string{out.PrivateRouteTableIDs[1]}})
@@ -115,7 +115,7 @@ func hasRoute(rt types.RouteTable, natID string) bool {
 func destroyAll(t *testing.T, api EC2API, spec stack.Spec) {
 	t.Helper()
 	for range 10 {
-		err := Destroy(context.Background(), api, stack.NewRun(spec, false, "d", nil))
+		err := Destroy(context.Background(), Clients{EC2: api}, stack.NewRun(spec, false, "d", nil))
 		var notReady *handlererr.NotReadyError
 		if errors.As(err, &notReady) {
 			continue
@@ -126,4 +126,47 @@ func destroyAll(t *testing.T, api EC2API, spec stack.Spec) {
 		return
 	}
 	t.Fatal("destroy did not finish in 10 rounds")
+}
+
+// TestUnwantedZonesArePruned is the pure half of the prune: a stack that
+// spanned three zones and now wants two keeps the first two zones'
+// components and lets go of every zone-3 one.
+func TestUnwantedZonesArePruned(t *testing.T) {
+	inv := &inventory{subnets: map[string]types.Subnet{}, eips: map[string]types.Address{}, nats: map[string]types.NatGateway{},
+		rts: map[string]types.RouteTable{compPublicRT: {}}, vpcs: map[string]types.Vpc{compVPC: {}}, igws: map[string]types.InternetGateway{compIGW: {}}}
+	for i := range 3 {
+		inv.subnets[PublicSubnet(i)], inv.subnets[PrivateSubnet(i)] = types.Subnet{}, types.Subnet{}
+		inv.eips[EIP(i)], inv.nats[NAT(i)], inv.rts[PrivateRouteTable(i)] = types.Address{}, types.NatGateway{}, types.RouteTable{}
+	}
+	u := inv.unwanted(wanted(2))
+	got := []string{}
+	for _, m := range []map[string]bool{keys(u.vpcs), keys(u.igws), keys(u.subnets), keys(u.eips), keys(u.nats), keys(u.rts)} {
+		got = append(got, stack.SortedKeys(m)...)
+	}
+	want := []string{"private-subnet-3", "public-subnet-3", "eip-3", "nat-3", "private-rt-3"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("unwanted = %v, want %v", got, want)
+	}
+	if u := inv.unwanted(wanted(3)); len(u.subnets)+len(u.nats)+len(u.rts)+len(u.eips)+len(u.vpcs)+len(u.igws) != 0 {
+		t.Fatalf("a three-zone stack wants all of its resources, got %+v", u)
+	}
+}
+
+func keys[T any](m map[string]T) map[string]bool {
+	out := map[string]bool{}
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}
+
+func TestPickZonesKeepsExistingSubnetsWhereTheyAre(t *testing.T) {
+	inv := &inventory{subnets: map[string]types.Subnet{PrivateSubnet(1): {AvailabilityZone: aws.String("us-east-1a")}}}
+	got := pickZones(2, []string{"us-east-1a", "us-east-1b", "us-east-1c"}, inv)
+	if strings.Join(got, ",") != "us-east-1b,us-east-1a" {
+		t.Fatalf("zones = %v, want zone 2 to stay in us-east-1a and zone 1 to take the next free one", got)
+	}
+	if got := pickZones(3, []string{"us-east-1a"}, &inventory{}); got[1] != "" {
+		t.Fatalf("zones = %v, want the missing ones empty", got)
+	}
 }

@@ -1,8 +1,10 @@
 // Package security reconciles the stack's security groups and their rules,
 // exactly as DESIGN.md §2 lists them: the load balancer's group takes HTTP
-// and HTTPS from the internet and reaches only the tasks; the tasks' group
-// admits only the load balancer, on the service port; the instances' group
-// admits nothing. IAM roles are template resources and not managed here.
+// from the internet, and HTTPS only when the stack has a certificate, and
+// reaches only the tasks; the tasks' group admits only the load balancer, on
+// the service port; the instances' group admits nothing. A group tagged for
+// the stack that the layer does not want is deleted. IAM roles are template
+// resources and not managed here.
 package security
 
 import (
@@ -15,9 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
-	"github.com/ecsplane/ecsplane/internal/awserr"
 	"github.com/ecsplane/ecsplane/internal/handlererr"
-	"github.com/ecsplane/ecsplane/internal/network"
 	"github.com/ecsplane/ecsplane/internal/stack"
 )
 
@@ -44,12 +44,21 @@ type EC2API interface {
 
 var _ EC2API = (*ec2.Client)(nil)
 
-// Output is what the later layers need.
-type Output struct {
-	ALBSecurityGroupID      string `json:"albSecurityGroupId"`
-	TaskSecurityGroupID     string `json:"taskSecurityGroupId"`
-	InstanceSecurityGroupID string `json:"instanceSecurityGroupId"`
+// Clients are the layer's AWS clients.
+type Clients struct {
+	EC2 EC2API
 }
+
+// NewClients builds the layer's clients from one configuration.
+func NewClients(cfg aws.Config) Clients { return Clients{EC2: ec2.NewFromConfig(cfg)} }
+
+// Inputs are the earlier layers' outputs the layer needs.
+type Inputs struct {
+	Network *stack.NetworkOutput
+}
+
+// groups are the layer's components, in the order they are made.
+var groups = []string{ALB, Task, Instance}
 
 // Rule is one security group rule in a comparable form. Protocol "-1" is
 // all traffic, and its ports are zero.
@@ -123,15 +132,17 @@ func rules(g types.SecurityGroup) []Rule {
 // allEgress is the rule AWS adds to every new group.
 var allEgress = Rule{Egress: true, Protocol: "-1", CIDR: "0.0.0.0/0"}
 
-// Desired returns each group's exact rules, given the groups' IDs.
-func Desired(spec stack.Spec, ids Output) map[string][]Rule {
+// Desired returns each group's exact rules, given the groups' IDs. The
+// load balancer's group opens 443 only when the stack serves HTTPS; 80
+// stays open, to serve HTTP or to redirect it.
+func Desired(spec stack.Spec, ids stack.SecurityOutput) map[string][]Rule {
 	port := spec.Service.Port
+	alb := []Rule{{Protocol: "tcp", From: 80, To: 80, CIDR: "0.0.0.0/0"}}
+	if spec.HTTPS() {
+		alb = append(alb, Rule{Protocol: "tcp", From: 443, To: 443, CIDR: "0.0.0.0/0"})
+	}
 	return map[string][]Rule{
-		ALB: {
-			{Protocol: "tcp", From: 80, To: 80, CIDR: "0.0.0.0/0"},
-			{Protocol: "tcp", From: 443, To: 443, CIDR: "0.0.0.0/0"},
-			{Egress: true, Protocol: "tcp", From: port, To: port, Group: ids.TaskSecurityGroupID},
-		},
+		ALB: append(alb, Rule{Egress: true, Protocol: "tcp", From: port, To: port, Group: ids.TaskSecurityGroupID}),
 		Task: {
 			{Protocol: "tcp", From: port, To: port, Group: ids.ALBSecurityGroupID},
 			// Tasks pull images and call AWS APIs through the NAT gateways.
@@ -142,41 +153,47 @@ func Desired(spec stack.Spec, ids Output) map[string][]Rule {
 }
 
 var descriptions = map[string]string{
-	ALB:      "load balancer: HTTP and HTTPS from the internet",
+	ALB:      "load balancer: HTTP, and HTTPS with a certificate, from the internet",
 	Task:     "service tasks: the service port from the load balancer only",
 	Instance: "container instances: no inbound",
 }
 
+// find lists the stack's security groups by their tags, by component.
 func find(ctx context.Context, api EC2API, spec stack.Spec) (map[string]types.SecurityGroup, error) {
-	groups := map[string]types.SecurityGroup{}
-	p := ec2.NewDescribeSecurityGroupsPaginator(api, &ec2.DescribeSecurityGroupsInput{Filters: network.StackFilter(spec)})
+	found := map[string]types.SecurityGroup{}
+	p := ec2.NewDescribeSecurityGroupsPaginator(api, &ec2.DescribeSecurityGroupsInput{Filters: spec.EC2Filter()})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("describing security groups: %w", err)
 		}
 		for _, g := range page.SecurityGroups {
-			c := network.Component(g.Tags)
-			if _, dup := groups[c]; dup {
+			c := stack.EC2TagMap(g.Tags)[stack.TagComponent]
+			if _, dup := found[c]; dup {
 				return nil, &handlererr.ConflictError{Msg: fmt.Sprintf("two security groups are tagged as component %q of this stack", c)}
 			}
-			groups[c] = g
+			found[c] = g
 		}
 	}
-	return groups, nil
+	return found, nil
 }
 
-// Reconcile creates the groups and makes their rules exactly the desired
-// ones, revoking any other rule.
-func Reconcile(ctx context.Context, api EC2API, run *stack.Run, net *network.Output) (*Output, error) {
-	groups, err := find(ctx, api, run.Spec)
+// Reconcile creates the groups, makes their rules exactly the desired
+// ones, revoking any other rule, and deletes the groups tagged for the
+// stack that are not among its components.
+func Reconcile(ctx context.Context, c Clients, run *stack.Run, in Inputs) (*stack.SecurityOutput, error) {
+	if in.Network == nil {
+		return nil, stack.Missing(Layer, "network")
+	}
+	api, net := c.EC2, in.Network
+	found, err := find(ctx, api, run.Spec)
 	if err != nil {
 		return nil, err
 	}
 	ids := map[string]string{}
 	current := map[string][]Rule{}
-	for _, c := range []string{ALB, Task, Instance} {
-		g, ok := groups[c]
+	for _, c := range groups {
+		g, ok := found[c]
 		if ok {
 			if aws.ToString(g.VpcId) != net.VPCID {
 				return nil, handlererr.Invalid(fmt.Sprintf("security group %s (%s) is in %s, not in the stack's VPC %s", aws.ToString(g.GroupId), c, aws.ToString(g.VpcId), net.VPCID))
@@ -184,11 +201,11 @@ func Reconcile(ctx context.Context, api EC2API, run *stack.Run, net *network.Out
 			ids[c], current[c] = aws.ToString(g.GroupId), rules(g)
 			continue
 		}
-		id, err := run.Do(ctx, stack.Change{Action: stack.Create, Layer: Layer, Resource: "ec2:security-group", Name: c, Detail: descriptions[c]},
+		id, err := run.Do(ctx, stack.NewChange(Layer, stack.Create, "ec2:security-group", c, "", descriptions[c]),
 			func(ctx context.Context) (string, error) {
 				out, err := api.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
 					GroupName: aws.String(run.Spec.ResourceName(c)), Description: aws.String(descriptions[c]),
-					VpcId: aws.String(net.VPCID), TagSpecifications: network.TagSpecifications(run.Spec, types.ResourceTypeSecurityGroup, c),
+					VpcId: aws.String(net.VPCID), TagSpecifications: run.Spec.EC2TagSpecifications(types.ResourceTypeSecurityGroup, c),
 				})
 				if err != nil {
 					return "", err
@@ -200,14 +217,25 @@ func Reconcile(ctx context.Context, api EC2API, run *stack.Run, net *network.Out
 		}
 		ids[c], current[c] = id, []Rule{allEgress}
 	}
-	out := &Output{ALBSecurityGroupID: ids[ALB], TaskSecurityGroupID: ids[Task], InstanceSecurityGroupID: ids[Instance]}
+	out := &stack.SecurityOutput{ALBSecurityGroupID: ids[ALB], TaskSecurityGroupID: ids[Task], InstanceSecurityGroupID: ids[Instance]}
 	desired := Desired(run.Spec, *out)
-	for _, c := range []string{ALB, Task, Instance} {
+	for _, c := range groups {
 		if err := reconcileRules(ctx, api, run, c, ids[c], current[c], desired[c]); err != nil {
 			return nil, err
 		}
 	}
-	return out, nil
+	return out, deleteGroups(ctx, api, run, unwanted(found))
+}
+
+// unwanted returns the found groups that are not the layer's components.
+func unwanted(found map[string]types.SecurityGroup) map[string]types.SecurityGroup {
+	out := map[string]types.SecurityGroup{}
+	for c, g := range found {
+		if !slices.Contains(groups, c) {
+			out[c] = g
+		}
+	}
+	return out
 }
 
 func reconcileRules(ctx context.Context, api EC2API, run *stack.Run, component, id string, have, want []Rule) error {
@@ -215,7 +243,7 @@ func reconcileRules(ctx context.Context, api EC2API, run *stack.Run, component, 
 		if slices.Contains(have, r) {
 			continue
 		}
-		if _, err := run.Do(ctx, stack.Change{Action: stack.Create, Layer: Layer, Resource: "ec2:security-group-rule", Name: component, ID: id, Detail: r.String()},
+		if _, err := run.Do(ctx, stack.NewChange(Layer, stack.Create, "ec2:security-group-rule", component, id, r.String()),
 			func(ctx context.Context) (string, error) { return id, authorize(ctx, api, id, r) }); err != nil {
 			return err
 		}
@@ -224,7 +252,7 @@ func reconcileRules(ctx context.Context, api EC2API, run *stack.Run, component, 
 		if slices.Contains(want, r) {
 			continue
 		}
-		if _, err := run.Do(ctx, stack.Change{Action: stack.Delete, Layer: Layer, Resource: "ec2:security-group-rule", Name: component, ID: id, Detail: r.String()},
+		if _, err := run.Do(ctx, stack.NewChange(Layer, stack.Delete, "ec2:security-group-rule", component, id, r.String()),
 			func(ctx context.Context) (string, error) { return id, revoke(ctx, api, id, r) }); err != nil {
 			return err
 		}
@@ -252,44 +280,41 @@ func revoke(ctx context.Context, api EC2API, id string, r Rule) error {
 	return err
 }
 
-// Destroy deletes the groups. Rules that reference another group are
-// revoked first, since AWS refuses to delete a group another one refers to.
-// Groups still used by network interfaces (the load balancer's or the
-// tasks', released some time after their owners) give a RetryableError.
-func Destroy(ctx context.Context, api EC2API, run *stack.Run) error {
-	groups, err := find(ctx, api, run.Spec)
+// Destroy deletes the groups. Groups still used by network interfaces (the
+// load balancer's or the tasks', released some time after their owners)
+// give a RetryableError.
+func Destroy(ctx context.Context, c Clients, run *stack.Run) error {
+	found, err := find(ctx, c.EC2, run.Spec)
 	if err != nil {
 		return err
 	}
-	for _, c := range stack.SortedKeys(groups) {
-		id := aws.ToString(groups[c].GroupId)
-		for _, r := range rules(groups[c]) {
+	return deleteGroups(ctx, c.EC2, run, found)
+}
+
+// deleteGroups deletes the groups. Rules that reference another group are
+// revoked first, since AWS refuses to delete a group another one refers
+// to.
+func deleteGroups(ctx context.Context, api EC2API, run *stack.Run, found map[string]types.SecurityGroup) error {
+	for _, c := range stack.SortedKeys(found) {
+		id := aws.ToString(found[c].GroupId)
+		for _, r := range rules(found[c]) {
 			if r.Group == "" {
 				continue
 			}
-			if _, err := run.Do(ctx, stack.Change{Action: stack.Delete, Layer: Layer, Resource: "ec2:security-group-rule", Name: c, ID: id, Detail: r.String()},
-				func(ctx context.Context) (string, error) { return id, ignoreNotFound(revoke(ctx, api, id, r)) }); err != nil {
+			if err := run.Delete(ctx, stack.NewChange(Layer, stack.Delete, "ec2:security-group-rule", c, id, r.String()),
+				func(ctx context.Context) error { return revoke(ctx, api, id, r) }); err != nil {
 				return err
 			}
 		}
 	}
-	for _, c := range stack.SortedKeys(groups) {
-		id := aws.ToString(groups[c].GroupId)
-		_, err := run.Do(ctx, stack.Change{Action: stack.Delete, Layer: Layer, Resource: "ec2:security-group", Name: c, ID: id},
-			func(ctx context.Context) (string, error) {
-				_, err := api.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: aws.String(id)})
-				return id, ignoreNotFound(err)
-			})
-		if err = network.Retryable(err); err != nil {
+	for _, c := range stack.SortedKeys(found) {
+		id := aws.ToString(found[c].GroupId)
+		if err := run.Delete(ctx, stack.NewChange(Layer, stack.Delete, "ec2:security-group", c, id, ""), func(ctx context.Context) error {
+			_, err := api.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: aws.String(id)})
+			return err
+		}); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func ignoreNotFound(err error) error {
-	if awserr.IsNotFound(err) {
-		return nil
-	}
-	return err
 }

@@ -11,8 +11,10 @@ import (
 )
 
 func TestDesiredRulesAreExactlyTheDesign(t *testing.T) {
-	ids := Output{ALBSecurityGroupID: "sg-alb", TaskSecurityGroupID: "sg-task", InstanceSecurityGroupID: "sg-inst"}
-	d := Desired(stack.Defaults("web"), ids)
+	ids := stack.SecurityOutput{ALBSecurityGroupID: "sg-alb", TaskSecurityGroupID: "sg-task", InstanceSecurityGroupID: "sg-inst"}
+	spec := stack.Defaults("web")
+	spec.Ingress.CertificateARN = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+	d := Desired(spec, ids)
 	render := func(rs []Rule) []string {
 		var out []string
 		for _, r := range rs {
@@ -30,6 +32,19 @@ func TestDesiredRulesAreExactlyTheDesign(t *testing.T) {
 		if got := render(d[c]); !slices.Equal(got, w) {
 			t.Errorf("%s: %v, want %v", c, got, w)
 		}
+	}
+	// Without a certificate the load balancer serves HTTP only, and 443
+	// stays closed.
+	if got, w := render(Desired(stack.Defaults("web"), ids)[ALB]), []string{"tcp/80 egress to sg-task", "tcp/80 ingress from 0.0.0.0/0"}; !slices.Equal(got, w) {
+		t.Errorf("plain HTTP: %s: %v, want %v", ALB, got, w)
+	}
+}
+
+func TestUnwantedGroups(t *testing.T) {
+	found := map[string]types.SecurityGroup{ALB: {}, Task: {}, Instance: {}, "bastion-sg": {GroupId: aws.String("sg-b")}}
+	u := unwanted(found)
+	if len(u) != 1 || aws.ToString(u["bastion-sg"].GroupId) != "sg-b" {
+		t.Fatalf("unwanted = %+v, want only the group that is not a component", u)
 	}
 }
 

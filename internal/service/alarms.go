@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
-	"github.com/ecsplane/ecsplane/internal/compute"
 	"github.com/ecsplane/ecsplane/internal/stack"
 )
 
@@ -66,20 +65,16 @@ func dims(kv ...string) []cwtypes.Dimension {
 func Alarms(spec stack.Spec, azs []string, lbARN, tgARN string) []*cloudwatch.PutMetricAlarmInput {
 	a := spec.Service.Alarms
 	n := aws.Int32(a.EvaluationPeriods)
-	var tags []cwtypes.Tag
-	for _, t := range spec.StackTags() {
-		tags = append(tags, cwtypes.Tag{Key: aws.String(t.Key), Value: aws.String(t.Value)})
-	}
 	alarm := func(component, desc, ns, metric string, stat cwtypes.Statistic, threshold float64, missing string, d []cwtypes.Dimension) *cloudwatch.PutMetricAlarmInput {
 		return &cloudwatch.PutMetricAlarmInput{
 			AlarmName: aws.String(AlarmName(spec, component)), AlarmDescription: aws.String(desc),
 			Namespace: aws.String(ns), MetricName: aws.String(metric), Dimensions: d, Statistic: stat,
 			Period: aws.Int32(60), EvaluationPeriods: n, DatapointsToAlarm: n, Threshold: aws.Float64(threshold),
 			ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold, TreatMissingData: aws.String(missing),
-			Tags: append(tags, cwtypes.Tag{Key: aws.String(stack.TagComponent), Value: aws.String(component)}),
+			Tags: stack.CloudWatchTags(append(spec.StackTags(), stack.Tag{Key: stack.TagComponent, Value: component})),
 		}
 	}
-	svc := dims("ClusterName", compute.ClusterName(spec), "ServiceName", Name(spec))
+	svc := dims("ClusterName", ClusterName(spec), "ServiceName", Name(spec))
 	lb, tg := arnSuffix(lbARN), arnSuffix(tgARN)
 	out := []*cloudwatch.PutMetricAlarmInput{
 		alarm(AlarmCPU, "service CPU utilisation is high", "AWS/ECS", "CPUUtilization", cwtypes.StatisticAverage, a.CPUHigh, "missing", svc),
@@ -123,17 +118,57 @@ func alarmDrift(got cwtypes.MetricAlarm, want *cloudwatch.PutMetricAlarmInput) [
 	return d
 }
 
-func reconcileAlarms(ctx context.Context, api CloudWatchAPI, run *stack.Run, want []*cloudwatch.PutMetricAlarmInput) error {
+// findAlarms lists the stack's alarms by name: CloudWatch lists have no
+// tag filter, and alarm names start with the stack's name and end in one
+// of the layer's components (ours).
+func findAlarms(ctx context.Context, api CloudWatchAPI, spec stack.Spec) (map[string]cwtypes.MetricAlarm, error) {
 	have := map[string]cwtypes.MetricAlarm{}
-	p := cloudwatch.NewDescribeAlarmsPaginator(api, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String(run.Spec.Name + "-")})
+	p := cloudwatch.NewDescribeAlarmsPaginator(api, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String(spec.Name + "-")})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("describing alarms: %w", err)
+			return nil, fmt.Errorf("describing alarms: %w", err)
 		}
 		for _, a := range page.MetricAlarms {
-			have[aws.ToString(a.AlarmName)] = a
+			if ours(spec, aws.ToString(a.AlarmName)) {
+				have[aws.ToString(a.AlarmName)] = a
+			}
 		}
+	}
+	return have, nil
+}
+
+// ours reports whether an alarm name is one of the layer's alarm names for
+// the stack, whatever its zone.
+func ours(spec stack.Spec, name string) bool {
+	for _, c := range []string{AlarmCPU, AlarmMemory, AlarmTarget5xx, AlarmELB5xx} {
+		if name == AlarmName(spec, c) {
+			return true
+		}
+	}
+	return strings.HasPrefix(name, AlarmName(spec, AlarmUnhealthy+"-"))
+}
+
+// reconcileAlarms creates or repairs the wanted alarms and deletes the
+// stack's other alarms, such as a zone's the stack no longer spans, once
+// their tags confirm they are the stack's.
+func reconcileAlarms(ctx context.Context, api CloudWatchAPI, run *stack.Run, want []*cloudwatch.PutMetricAlarmInput) error {
+	have, err := findAlarms(ctx, api, run.Spec)
+	if err != nil {
+		return err
+	}
+	wanted := map[string]bool{}
+	for _, w := range want {
+		wanted[aws.ToString(w.AlarmName)] = true
+	}
+	var unwanted []string
+	for _, name := range stack.SortedKeys(have) {
+		if !wanted[name] {
+			unwanted = append(unwanted, name)
+		}
+	}
+	if err := deleteAlarms(ctx, api, run, have, unwanted); err != nil {
+		return err
 	}
 	for _, w := range want {
 		name := aws.ToString(w.AlarmName)
@@ -145,9 +180,31 @@ func reconcileAlarms(ctx context.Context, api CloudWatchAPI, run *stack.Run, wan
 			}
 			action, detail = stack.Update, strings.Join(d, "; ")
 		}
-		if _, err := run.Do(ctx, change(action, "cloudwatch:alarm", name, "", detail), func(ctx context.Context) (string, error) {
+		if _, err := run.Do(ctx, stack.NewChange(Layer, action, "cloudwatch:alarm", name, "", detail), func(ctx context.Context) (string, error) {
 			_, err := api.PutMetricAlarm(ctx, w)
 			return name, err
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteAlarms deletes the named alarms of have that carry the stack's
+// tags.
+func deleteAlarms(ctx context.Context, api CloudWatchAPI, run *stack.Run, have map[string]cwtypes.MetricAlarm, names []string) error {
+	for _, name := range names {
+		arn := aws.ToString(have[name].AlarmArn)
+		tags, err := api.ListTagsForResource(ctx, &cloudwatch.ListTagsForResourceInput{ResourceARN: aws.String(arn)})
+		if err != nil {
+			return fmt.Errorf("listing the tags of alarm %s: %w", name, err)
+		}
+		if !run.Spec.Owned(stack.CloudWatchTagMap(tags.Tags)) {
+			continue
+		}
+		if err := run.Delete(ctx, stack.NewChange(Layer, stack.Delete, "cloudwatch:alarm", name, "", ""), func(ctx context.Context) error {
+			_, err := api.DeleteAlarms(ctx, &cloudwatch.DeleteAlarmsInput{AlarmNames: []string{name}})
+			return err
 		}); err != nil {
 			return err
 		}

@@ -8,12 +8,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
-	"github.com/ecsplane/ecsplane/internal/awserr"
-	"github.com/ecsplane/ecsplane/internal/compute"
 	"github.com/ecsplane/ecsplane/internal/handlererr"
 	"github.com/ecsplane/ecsplane/internal/stack"
 )
@@ -31,12 +28,12 @@ func Destroy(ctx context.Context, c Clients, run *stack.Run) error {
 	}
 	for _, p := range pols.ScalingPolicies {
 		name := aws.ToString(p.PolicyName)
-		if _, err := run.Do(ctx, change(stack.Delete, "application-autoscaling:scaling-policy", name, rid, ""), func(ctx context.Context) (string, error) {
+		if err := run.Delete(ctx, stack.NewChange(Layer, stack.Delete, "application-autoscaling:scaling-policy", name, rid, ""), func(ctx context.Context) error {
 			_, err := c.AutoScaling.DeleteScalingPolicy(ctx, &aas.DeleteScalingPolicyInput{
 				PolicyName: aws.String(name), ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceId: aws.String(rid),
 				ScalableDimension: aastypes.ScalableDimensionECSServiceDesiredCount,
 			})
-			return rid, ignoreNotFound(err)
+			return err
 		}); err != nil {
 			return err
 		}
@@ -46,11 +43,11 @@ func Destroy(ctx context.Context, c Clients, run *stack.Run) error {
 		return fmt.Errorf("describing the scalable target of %s: %w", rid, err)
 	}
 	if len(targets.ScalableTargets) > 0 {
-		if _, err := run.Do(ctx, change(stack.Delete, "application-autoscaling:scalable-target", ScalableTarget, rid, ""), func(ctx context.Context) (string, error) {
+		if err := run.Delete(ctx, stack.NewChange(Layer, stack.Delete, "application-autoscaling:scalable-target", ScalableTarget, rid, ""), func(ctx context.Context) error {
 			_, err := c.AutoScaling.DeregisterScalableTarget(ctx, &aas.DeregisterScalableTargetInput{
 				ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceId: aws.String(rid), ScalableDimension: aastypes.ScalableDimensionECSServiceDesiredCount,
 			})
-			return rid, ignoreNotFound(err)
+			return err
 		}); err != nil {
 			return err
 		}
@@ -61,62 +58,28 @@ func Destroy(ctx context.Context, c Clients, run *stack.Run) error {
 	}
 	if svc != nil {
 		arn := aws.ToString(svc.ServiceArn)
-		if aws.ToString(svc.Status) == "DRAINING" {
-			if !run.DryRun {
-				return &handlererr.NotReadyError{Msg: fmt.Sprintf("service %s is draining", arn)}
-			}
-		} else {
-			if _, err := run.Do(ctx, change(stack.Delete, "ecs:service", Service, arn, fmt.Sprintf("stopping %d tasks", svc.RunningCount)), func(ctx context.Context) (string, error) {
-				_, err := c.ECS.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String(compute.ClusterName(spec)), Service: aws.String(Name(spec)), Force: aws.Bool(true)})
-				return arn, ignoreNotFound(err)
+		if aws.ToString(svc.Status) != "DRAINING" {
+			if err := run.Delete(ctx, stack.NewChange(Layer, stack.Delete, "ecs:service", Service, arn, fmt.Sprintf("stopping %d tasks", svc.RunningCount)), func(ctx context.Context) error {
+				_, err := c.ECS.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String(ClusterName(spec)), Service: aws.String(Name(spec)), Force: aws.Bool(true)})
+				return err
 			}); err != nil {
 				return err
 			}
-			// The tasks' network interfaces and target registrations go
-			// with the service; the next round finds it INACTIVE.
-			if !run.DryRun {
-				return &handlererr.NotReadyError{Msg: fmt.Sprintf("service %s is draining", arn)}
-			}
+		}
+		// The tasks' network interfaces and target registrations go with
+		// the service; a later round finds it INACTIVE.
+		if !run.DryRun {
+			return &handlererr.NotReadyError{Msg: fmt.Sprintf("service %s is draining", arn)}
 		}
 	}
-	if err := destroyAlarms(ctx, c.CloudWatch, run); err != nil {
+	alarms, err := findAlarms(ctx, c.CloudWatch, spec)
+	if err != nil {
+		return err
+	}
+	if err := deleteAlarms(ctx, c.CloudWatch, run, alarms, stack.SortedKeys(alarms)); err != nil {
 		return err
 	}
 	return destroyTaskDefinitions(ctx, c.ECS, run)
-}
-
-func destroyAlarms(ctx context.Context, api CloudWatchAPI, run *stack.Run) error {
-	spec := run.Spec
-	ours := func(name string) bool {
-		for _, c := range []string{AlarmCPU, AlarmMemory, AlarmTarget5xx, AlarmELB5xx} {
-			if name == AlarmName(spec, c) {
-				return true
-			}
-		}
-		return strings.HasPrefix(name, AlarmName(spec, AlarmUnhealthy+"-"))
-	}
-	var names []string
-	p := cloudwatch.NewDescribeAlarmsPaginator(api, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String(spec.Name + "-")})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("describing alarms: %w", err)
-		}
-		for _, a := range page.MetricAlarms {
-			if ours(aws.ToString(a.AlarmName)) {
-				names = append(names, aws.ToString(a.AlarmName))
-			}
-		}
-	}
-	for _, name := range names {
-		if _, err := run.Do(ctx, change(stack.Delete, "cloudwatch:alarm", name, "", ""), func(ctx context.Context) (string, error) {
-			_, err := api.DeleteAlarms(ctx, &cloudwatch.DeleteAlarmsInput{AlarmNames: []string{name}})
-			return name, ignoreNotFound(err)
-		}); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // destroyTaskDefinitions deregisters the family's active revisions and
@@ -124,17 +87,17 @@ func destroyAlarms(ctx context.Context, api CloudWatchAPI, run *stack.Run) error
 func destroyTaskDefinitions(ctx context.Context, api ECSAPI, run *stack.Run) error {
 	spec := run.Spec
 	for _, status := range []ecstypes.TaskDefinitionStatus{ecstypes.TaskDefinitionStatusActive, ecstypes.TaskDefinitionStatusInactive} {
-		p := ecs.NewListTaskDefinitionsPaginator(api, &ecs.ListTaskDefinitionsInput{FamilyPrefix: aws.String(spec.Name), Status: status})
+		p := ecs.NewListTaskDefinitionsPaginator(api, &ecs.ListTaskDefinitionsInput{FamilyPrefix: aws.String(Family(spec)), Status: status})
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
 			if err != nil {
 				return fmt.Errorf("listing task definitions of %s: %w", spec.Name, err)
 			}
 			for _, arn := range page.TaskDefinitionArns {
-				if family(arn) != spec.Name {
+				if family(arn) != Family(spec) {
 					continue
 				}
-				if _, err := run.Do(ctx, change(stack.Delete, "ecs:task-definition", TaskDefinition, arn, ""), func(ctx context.Context) (string, error) {
+				if _, err := run.Do(ctx, stack.NewChange(Layer, stack.Delete, "ecs:task-definition", TaskDefinition, arn, ""), func(ctx context.Context) (string, error) {
 					if status == ecstypes.TaskDefinitionStatusActive {
 						if _, err := api.DeregisterTaskDefinition(ctx, &ecs.DeregisterTaskDefinitionInput{TaskDefinition: aws.String(arn)}); err != nil {
 							return arn, fmt.Errorf("deregistering: %w", err)
@@ -157,11 +120,4 @@ func family(arn string) string {
 	_, rest, _ := strings.Cut(arn, ":task-definition/")
 	f, _, _ := strings.Cut(rest, ":")
 	return f
-}
-
-func ignoreNotFound(err error) error {
-	if awserr.IsNotFound(err) {
-		return nil
-	}
-	return err
 }

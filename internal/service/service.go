@@ -3,30 +3,61 @@
 // service itself (spread across Availability Zones, with the deployment
 // circuit breaker and alarm-based rollback), and target-tracking scaling on
 // CPU and memory through Application Auto Scaling.
+//
+// # Who owns what
+//
+// The build owns the template: every field of the task definition except
+// the app's image, and the bounds (the scalable target's minimum and
+// maximum). The rollout owns which revision the service runs, and so its
+// image, pinned by digest. TaskDefinitionInput is the one constructor of a
+// revision, from (spec, workload, app image); every revision carries its
+// template's hash (computed with the image blanked) and its image digest as
+// tags. The build compares the template hash of the revision the service
+// runs now with the spec's: when they differ it registers a revision with
+// the image the service runs and rolls it out through the shared
+// deployment path; when they agree it leaves the revision alone, however
+// many rollouts came since. The first build creates the service from the
+// spec's initial image, through the same path.
+//
+// # The shared deployment path
+//
+// A deployment goes through separate phases, each a function here, so a
+// state machine can run them as separate steps:
+//
+//   - AcquireLease takes the service's lease in the ledger (a NotReadyError
+//     while another owner holds it);
+//   - RecordPending records the deployment PENDING, with the previous
+//     revision and the image;
+//   - RegisterRevision registers a revision from the current template with
+//     the given app image;
+//   - StartDeployment calls UpdateService with the revision (CreateService
+//     for the first build) and returns the ECS deployment it started;
+//   - RecordStarted records it IN_PROGRESS;
+//   - DeploymentVerdict reads ECS's verdict on that ECS deployment;
+//   - Finish records the verdict (SUCCEEDED, ROLLED_BACK or FAILED) and
+//     releases the lease.
+//
+// Deploy composes the phases up to RecordStarted for the build, and the
+// DeploymentStatus readiness check composes the last two: the build's wait
+// loop reaches ECS's verdict, records it and releases the lease. After the
+// service exists, nothing else calls UpdateService with a task definition;
+// the build's other repairs (network configuration, load balancer,
+// deployment configuration, placement) leave the revision alone.
 package service
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
-	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/ecsplane/ecsplane/internal/awserr"
-	"github.com/ecsplane/ecsplane/internal/compute"
 	"github.com/ecsplane/ecsplane/internal/handlererr"
-	"github.com/ecsplane/ecsplane/internal/ingress"
-	"github.com/ecsplane/ecsplane/internal/network"
-	"github.com/ecsplane/ecsplane/internal/security"
+	"github.com/ecsplane/ecsplane/internal/ledger"
 	"github.com/ecsplane/ecsplane/internal/stack"
 )
 
@@ -42,55 +73,41 @@ const (
 	MemoryPolicy   = "memory-target"
 )
 
-// Workload is what runs in the task.
-type Workload struct {
-	Containers []ecstypes.ContainerDefinition
-	// LoadBalancedContainer is the container the target group sends to, on
-	// the spec's service port.
-	LoadBalancedContainer string
-}
-
 // Inputs are the earlier layers' outputs the service needs.
 type Inputs struct {
-	Network  *network.Output
-	Security *security.Output
-	Compute  *compute.Output
-	Ingress  *ingress.Output
-}
-
-// Output is what the readiness checks and the stack's outputs need.
-type Output struct {
-	ClusterName       string   `json:"clusterName"`
-	ServiceName       string   `json:"serviceName"`
-	ServiceARN        string   `json:"serviceArn"`
-	TaskDefinitionARN string   `json:"taskDefinitionArn"`
-	AlarmNames        []string `json:"alarmNames"`
+	Network  *stack.NetworkOutput
+	Security *stack.SecurityOutput
+	Compute  *stack.ComputeOutput
+	Ingress  *stack.IngressOutput
 }
 
 // Name is the ECS service's name: the stack's.
 func Name(spec stack.Spec) string { return spec.Name }
 
+// ClusterName is the name of the cluster the service runs in: the stack's,
+// as the compute layer names it.
+func ClusterName(spec stack.Spec) string { return spec.Name }
+
 // ResourceID is the service's Application Auto Scaling resource ID.
 func ResourceID(spec stack.Spec) string {
-	return "service/" + compute.ClusterName(spec) + "/" + Name(spec)
+	return "service/" + ClusterName(spec) + "/" + Name(spec)
 }
 
-func change(a stack.Action, resource, name, id, detail string) stack.Change {
-	return stack.Change{Action: a, Layer: Layer, Resource: resource, Name: name, ID: id, Detail: detail}
-}
-
-// Reconcile creates or repairs the layer.
-func Reconcile(ctx context.Context, c Clients, run *stack.Run, in Inputs, w Workload) (*Output, error) {
-	if len(w.Containers) == 0 || w.LoadBalancedContainer == "" {
-		return nil, handlererr.Invalid("the workload has no containers or no load-balanced container")
+// Reconcile creates or repairs the layer. When the service does not exist
+// it creates it, and when the template of the revision it runs differs from
+// the spec's it rolls out a new revision with the running image; either
+// way the output carries the deployment in flight, which DeploymentStatus
+// waits for.
+func Reconcile(ctx context.Context, c Clients, run *stack.Run, in Inputs) (*stack.ServiceOutput, error) {
+	if in.Network == nil || in.Security == nil || in.Compute == nil || in.Ingress == nil {
+		return nil, stack.Missing(Layer, "network", "security", "compute", "ingress")
 	}
 	spec := run.Spec
-	out := &Output{ClusterName: in.Compute.ClusterName, ServiceName: Name(spec)}
-	td, registered, err := reconcileTaskDefinition(ctx, c.ECS, run, w)
+	w, err := NewWorkload(spec, c.Region)
 	if err != nil {
 		return nil, err
 	}
-	out.TaskDefinitionARN = td
+	out := &stack.ServiceOutput{ClusterName: in.Compute.ClusterName, ServiceName: Name(spec)}
 	alarms := Alarms(spec, in.Network.AZs, in.Ingress.LoadBalancerARN, in.Ingress.TargetGroupARN)
 	for _, a := range alarms {
 		out.AlarmNames = append(out.AlarmNames, aws.ToString(a.AlarmName))
@@ -98,9 +115,28 @@ func Reconcile(ctx context.Context, c Clients, run *stack.Run, in Inputs, w Work
 	if err := reconcileAlarms(ctx, c.CloudWatch, run, alarms); err != nil {
 		return nil, err
 	}
-	desired := ServiceInput(spec, in, w, td, run.ClientToken(Service))
-	if out.ServiceARN, err = reconcileService(ctx, c.ECS, run, desired, registered); err != nil {
+	svc, err := FindService(ctx, c.ECS, spec)
+	if err != nil {
 		return nil, err
+	}
+	desired := ServiceInput(spec, in, w, run.ClientToken(Service))
+	if svc == nil {
+		d, arn, err := Deploy(ctx, c, run, Rollout{Spec: spec, Workload: w, Image: spec.Image(), Cause: ledger.CauseCreate,
+			Reason: "the first build creates the service with the initial image", Create: desired})
+		if err != nil {
+			return nil, err
+		}
+		out.ServiceARN, out.Deployment = arn, d
+		if d != nil {
+			out.TaskDefinitionARN = d.TaskDefinition
+		}
+	} else {
+		if out.ServiceARN, err = reconcileService(ctx, c.ECS, run, svc, desired); err != nil {
+			return nil, err
+		}
+		if out.TaskDefinitionARN, out.Deployment, err = reconcileTemplate(ctx, c, run, w, aws.ToString(svc.TaskDefinition)); err != nil {
+			return nil, err
+		}
 	}
 	if err := reconcileScaling(ctx, c.AutoScaling, run); err != nil {
 		return nil, err
@@ -108,91 +144,46 @@ func Reconcile(ctx context.Context, c Clients, run *stack.Run, in Inputs, w Work
 	return out, nil
 }
 
-// TaskDefinitionInput is the desired task definition, without its tags.
-func TaskDefinitionInput(spec stack.Spec, w Workload) *ecs.RegisterTaskDefinitionInput {
-	return &ecs.RegisterTaskDefinitionInput{
-		Family:                  aws.String(spec.Name),
-		NetworkMode:             ecstypes.NetworkModeAwsvpc,
-		RequiresCompatibilities: []ecstypes.Compatibility{ecstypes.CompatibilityEc2},
-		Cpu:                     aws.String(strconv.Itoa(int(spec.Service.CPU))),
-		Memory:                  aws.String(strconv.Itoa(int(spec.Service.Memory))),
-		ExecutionRoleArn:        aws.String(spec.Roles.ExecutionRoleARN),
-		TaskRoleArn:             aws.String(spec.Roles.TaskRoleARN),
-		ContainerDefinitions:    w.Containers,
-	}
-}
-
-// Digest is the task definition's content digest, kept in its spec-hash tag.
-func Digest(in *ecs.RegisterTaskDefinitionInput) (string, error) {
-	b, err := json.Marshal(in)
-	if err != nil {
-		return "", fmt.Errorf("hashing task definition %s: %w", aws.ToString(in.Family), err)
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:12]), nil
-}
-
-// buildRevisions bounds how far back reconcileTaskDefinition looks for the
-// newest revision the build registered, past the rollout's revisions.
-const buildRevisions = 10
-
-// reconcileTaskDefinition registers a revision when the newest revision the
-// build registered (the one carrying the spec-hash tag) came from other
-// content. Revisions the rollout registers, pinned to image digests, carry
-// no spec hash and are skipped. It reports whether it registered one, the
-// only case in which the service is pointed at the build's revision: the
-// rollout owns the service's revision otherwise.
-func reconcileTaskDefinition(ctx context.Context, api ECSAPI, run *stack.Run, w Workload) (string, bool, error) {
+// reconcileTemplate compares the template of the revision the service runs
+// with the spec's, and rolls out a revision with the running image when
+// they differ. It returns the revision the service runs, or is being moved
+// to, and the deployment it started, if any.
+func reconcileTemplate(ctx context.Context, c Clients, run *stack.Run, w Workload, current string) (string, *stack.Deployment, error) {
 	spec := run.Spec
-	in := TaskDefinitionInput(spec, w)
-	digest, err := Digest(in)
+	td, err := c.ECS.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(current), Include: []ecstypes.TaskDefinitionField{ecstypes.TaskDefinitionFieldTags}})
 	if err != nil {
-		return "", false, err
+		return "", nil, fmt.Errorf("describing task definition %s: %w", current, err)
 	}
-	latest, err := api.ListTaskDefinitions(ctx, &ecs.ListTaskDefinitionsInput{
-		FamilyPrefix: aws.String(spec.Name), Status: ecstypes.TaskDefinitionStatusActive, Sort: ecstypes.SortOrderDesc, MaxResults: aws.Int32(buildRevisions),
-	})
+	have := revisionOf(td.TaskDefinition, td.Tags, w.AppContainer)
+	hash, err := TemplateHash(spec, w)
 	if err != nil {
-		return "", false, fmt.Errorf("listing task definitions of %s: %w", spec.Name, err)
+		return "", nil, err
 	}
-	detail := fmt.Sprintf("awsvpc, %d containers, cpu %d memory %d", len(w.Containers), spec.Service.CPU, spec.Service.Memory)
-	action := stack.Create
-	for _, arn := range latest.TaskDefinitionArns {
-		if family(arn) != spec.Name {
-			continue
-		}
-		td, err := api.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(arn), Include: []ecstypes.TaskDefinitionField{ecstypes.TaskDefinitionFieldTags}})
-		if err != nil {
-			return "", false, fmt.Errorf("describing task definition %s: %w", arn, err)
-		}
-		got, built := compute.ECSTagMap(td.Tags)[stack.TagSpecHash]
-		if !built {
-			continue
-		}
-		if got == digest {
-			return arn, false, nil
-		}
-		action, detail = stack.Update, "new revision: content changed; "+detail
-		break
+	if have.TemplateHash == hash {
+		return current, nil, nil
 	}
-	tagged := *in
-	tagged.Tags = append(compute.ECSTags(spec, TaskDefinition), ecstypes.Tag{Key: aws.String(stack.TagSpecHash), Value: aws.String(digest)})
-	arn, err := run.Do(ctx, change(action, "ecs:task-definition", TaskDefinition, "", detail), func(ctx context.Context) (string, error) {
-		out, err := api.RegisterTaskDefinition(ctx, &tagged)
-		if err != nil {
-			return "", err
-		}
-		return aws.ToString(out.TaskDefinition.TaskDefinitionArn), nil
-	})
-	return arn, true, err
+	if have.AppImage == "" {
+		return "", nil, handlererr.Invalid(fmt.Sprintf("task definition %s has no %s container, so the image the service runs is unknown", current, w.AppContainer))
+	}
+	want, err := TaskDefinitionInput(spec, w, have.AppImage)
+	if err != nil {
+		return "", nil, err
+	}
+	d, _, err := Deploy(ctx, c, run, Rollout{Spec: spec, Workload: w, Image: have.AppImage, Cause: ledger.CauseTemplate,
+		Reason: "template changed: " + strings.Join(templateDrift(have, want, hash), "; "), Previous: current})
+	if err != nil || d == nil {
+		return current, nil, err
+	}
+	return d.TaskDefinition, d, nil
 }
 
-// ServiceInput is the desired service.
-func ServiceInput(spec stack.Spec, in Inputs, w Workload, taskDefinition, token string) *ecs.CreateServiceInput {
+// ServiceInput is the desired service, without its task definition, which
+// the deployment path sets.
+func ServiceInput(spec stack.Spec, in Inputs, w Workload, token string) *ecs.CreateServiceInput {
 	alarms := DeploymentAlarms(spec)
 	return &ecs.CreateServiceInput{
 		Cluster: aws.String(in.Compute.ClusterName), ServiceName: aws.String(Name(spec)),
-		TaskDefinition: aws.String(taskDefinition), DesiredCount: aws.Int32(spec.Service.DesiredCount),
+		DesiredCount:             aws.Int32(spec.Service.DesiredCount),
 		CapacityProviderStrategy: []ecstypes.CapacityProviderStrategyItem{{CapacityProvider: aws.String(in.Compute.CapacityProviderName), Weight: 1}},
 		NetworkConfiguration:     networkConfiguration(in),
 		LoadBalancers: []ecstypes.LoadBalancer{{
@@ -210,7 +201,7 @@ func ServiceInput(spec stack.Spec, in Inputs, w Workload, taskDefinition, token 
 		SchedulingStrategy:   ecstypes.SchedulingStrategyReplica,
 		EnableECSManagedTags: true,
 		PropagateTags:        ecstypes.PropagateTagsService,
-		Tags:                 compute.ECSTags(spec, Service),
+		Tags:                 stack.ECSTags(spec.Tags(Service)),
 		ClientToken:          aws.String(token),
 	}
 }
@@ -234,13 +225,10 @@ func networkConfiguration(in Inputs) *ecstypes.NetworkConfiguration {
 // FindService returns the stack's service unless it is INACTIVE or absent.
 func FindService(ctx context.Context, api ECSAPI, spec stack.Spec) (*ecstypes.Service, error) {
 	out, err := api.DescribeServices(ctx, &ecs.DescribeServicesInput{
-		Cluster: aws.String(compute.ClusterName(spec)), Services: []string{Name(spec)}, Include: []ecstypes.ServiceField{ecstypes.ServiceFieldTags},
+		Cluster: aws.String(ClusterName(spec)), Services: []string{Name(spec)}, Include: []ecstypes.ServiceField{ecstypes.ServiceFieldTags},
 	})
-	if awserr.IsNotFound(err) {
-		return nil, nil
-	}
 	if err != nil {
-		return nil, fmt.Errorf("describing service %s: %w", Name(spec), err)
+		return nil, awserr.IgnoreNotFound(fmt.Errorf("describing service %s: %w", Name(spec), err))
 	}
 	for _, s := range out.Services {
 		if aws.ToString(s.Status) != "INACTIVE" {
@@ -287,133 +275,25 @@ func sameSet(a, b []string) bool {
 	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }
 
-func reconcileService(ctx context.Context, api ECSAPI, run *stack.Run, want *ecs.CreateServiceInput, newRevision bool) (string, error) {
-	spec := run.Spec
-	svc, err := FindService(ctx, api, spec)
-	if err != nil {
-		return "", err
-	}
-	if svc == nil {
-		return run.Do(ctx, change(stack.Create, "ecs:service", Service, "", fmt.Sprintf("%d tasks spread across zones, circuit breaker with rollback", spec.Service.DesiredCount)),
-			func(ctx context.Context) (string, error) {
-				out, err := api.CreateService(ctx, want)
-				if err != nil {
-					return "", err
-				}
-				return aws.ToString(out.Service.ServiceArn), nil
-			})
-	}
+// reconcileService repairs the service's settings other than its revision
+// and its desired count: the revision is the deployment path's, the count
+// Application Auto Scaling's.
+func reconcileService(ctx context.Context, api ECSAPI, run *stack.Run, svc *ecstypes.Service, want *ecs.CreateServiceInput) (string, error) {
 	arn := aws.ToString(svc.ServiceArn)
 	if aws.ToString(svc.Status) == "DRAINING" {
 		return "", &handlererr.NotReadyError{Msg: fmt.Sprintf("service %s is being deleted", arn)}
 	}
 	d := serviceDrift(svc, want)
-	if newRevision {
-		d = append(d, "task definition "+aws.ToString(want.TaskDefinition))
-	}
 	if len(d) == 0 {
 		return arn, nil
 	}
-	return run.Do(ctx, change(stack.Update, "ecs:service", Service, arn, strings.Join(d, "; ")), func(ctx context.Context) (string, error) {
-		// DesiredCount is left to Application Auto Scaling, and the task
-		// definition to the rollout unless the build registered a new one.
-		in := &ecs.UpdateServiceInput{
+	return run.Do(ctx, stack.NewChange(Layer, stack.Update, "ecs:service", Service, arn, strings.Join(d, "; ")), func(ctx context.Context) (string, error) {
+		_, err := api.UpdateService(ctx, &ecs.UpdateServiceInput{
 			Cluster: want.Cluster, Service: want.ServiceName,
 			NetworkConfiguration: want.NetworkConfiguration, LoadBalancers: want.LoadBalancers,
 			DeploymentConfiguration: want.DeploymentConfiguration, PlacementStrategy: want.PlacementStrategy,
 			HealthCheckGracePeriodSeconds: want.HealthCheckGracePeriodSeconds,
-		}
-		if newRevision {
-			in.TaskDefinition = want.TaskDefinition
-		}
-		_, err := api.UpdateService(ctx, in)
+		})
 		return arn, err
 	})
-}
-
-func scalingPolicies(spec stack.Spec) map[string]*aastypes.TargetTrackingScalingPolicyConfiguration {
-	policy := func(metric aastypes.MetricType, target float64) *aastypes.TargetTrackingScalingPolicyConfiguration {
-		return &aastypes.TargetTrackingScalingPolicyConfiguration{
-			TargetValue:                   aws.Float64(target),
-			PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: metric},
-			ScaleOutCooldown:              aws.Int32(60),
-			ScaleInCooldown:               aws.Int32(300),
-		}
-	}
-	return map[string]*aastypes.TargetTrackingScalingPolicyConfiguration{
-		spec.ResourceName(CPUPolicy):    policy(aastypes.MetricTypeECSServiceAverageCPUUtilization, spec.Service.CPUTarget),
-		spec.ResourceName(MemoryPolicy): policy(aastypes.MetricTypeECSServiceAverageMemoryUtilization, spec.Service.MemoryTarget),
-	}
-}
-
-func reconcileScaling(ctx context.Context, api AutoScalingAPI, run *stack.Run) error {
-	spec := run.Spec
-	rid := ResourceID(spec)
-	targets, err := api.DescribeScalableTargets(ctx, &aas.DescribeScalableTargetsInput{
-		ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceIds: []string{rid}, ScalableDimension: aastypes.ScalableDimensionECSServiceDesiredCount,
-	})
-	if err != nil {
-		return fmt.Errorf("describing the scalable target of %s: %w", rid, err)
-	}
-	minC, maxC := spec.Service.MinCount, spec.Service.MaxCount
-	action, detail := stack.Create, fmt.Sprintf("desired count %d-%d", minC, maxC)
-	if len(targets.ScalableTargets) > 0 {
-		t := targets.ScalableTargets[0]
-		action, detail = stack.Update, fmt.Sprintf("desired count %d-%d, want %d-%d", aws.ToInt32(t.MinCapacity), aws.ToInt32(t.MaxCapacity), minC, maxC)
-		if aws.ToInt32(t.MinCapacity) == minC && aws.ToInt32(t.MaxCapacity) == maxC {
-			action = ""
-		}
-	}
-	if action != "" {
-		if _, err := run.Do(ctx, change(action, "application-autoscaling:scalable-target", ScalableTarget, rid, detail), func(ctx context.Context) (string, error) {
-			in := &aas.RegisterScalableTargetInput{
-				ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceId: aws.String(rid), ScalableDimension: aastypes.ScalableDimensionECSServiceDesiredCount,
-				MinCapacity: aws.Int32(minC), MaxCapacity: aws.Int32(maxC),
-			}
-			if action == stack.Create {
-				// Tags are accepted only when the target is registered.
-				in.Tags = stack.TagMap(spec.Tags(ScalableTarget))
-			}
-			_, err := api.RegisterScalableTarget(ctx, in)
-			return rid, err
-		}); err != nil {
-			return err
-		}
-	}
-	have, err := api.DescribeScalingPolicies(ctx, &aas.DescribeScalingPoliciesInput{ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceId: aws.String(rid)})
-	if err != nil {
-		return fmt.Errorf("describing scaling policies of %s: %w", rid, err)
-	}
-	current := map[string]aastypes.ScalingPolicy{}
-	for _, p := range have.ScalingPolicies {
-		current[aws.ToString(p.PolicyName)] = p
-	}
-	want := scalingPolicies(spec)
-	for _, name := range stack.SortedKeys(want) {
-		cfg := want[name]
-		metric := cfg.PredefinedMetricSpecification.PredefinedMetricType
-		action, detail := stack.Create, fmt.Sprintf("target tracking %s at %g", metric, aws.ToFloat64(cfg.TargetValue))
-		if p, ok := current[name]; ok {
-			got := p.TargetTrackingScalingPolicyConfiguration
-			if got != nil && got.PredefinedMetricSpecification != nil && got.PredefinedMetricSpecification.PredefinedMetricType == metric &&
-				aws.ToFloat64(got.TargetValue) == aws.ToFloat64(cfg.TargetValue) {
-				continue
-			}
-			action = stack.Update
-		}
-		if _, err := run.Do(ctx, change(action, "application-autoscaling:scaling-policy", name, rid, detail), func(ctx context.Context) (string, error) {
-			out, err := api.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{
-				PolicyName: aws.String(name), ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceId: aws.String(rid),
-				ScalableDimension: aastypes.ScalableDimensionECSServiceDesiredCount, PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
-				TargetTrackingScalingPolicyConfiguration: cfg,
-			})
-			if err != nil {
-				return "", err
-			}
-			return aws.ToString(out.PolicyARN), nil
-		}); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+
+	"github.com/ecsplane/ecsplane/internal/awserr"
+	"github.com/ecsplane/ecsplane/internal/handlererr"
 )
 
 // Action is what a change does to a resource.
@@ -31,6 +34,11 @@ type Change struct {
 	ID string `json:"id,omitempty"`
 	// Detail says what the change is about, for updates what drifted.
 	Detail string `json:"detail,omitempty"`
+}
+
+// NewChange is the one constructor of a change of layer.
+func NewChange(layer string, a Action, resource, name, id, detail string) Change {
+	return Change{Action: a, Layer: layer, Resource: resource, Name: name, ID: id, Detail: detail}
 }
 
 // String renders the change on one line: "+ create network ec2:vpc vpc".
@@ -68,17 +76,22 @@ func (p Plan) Count(a Action) int {
 	return n
 }
 
+// Summary counts the changes by action, or says there are none.
+func (p Plan) Summary() string {
+	if len(p.Changes) == 0 {
+		return NoChanges
+	}
+	return fmt.Sprintf("%d to create, %d to update, %d to delete", p.Count(Create), p.Count(Update), p.Count(Delete))
+}
+
 // String renders the plan for a person: one line per change and a summary.
 func (p Plan) String() string {
-	if len(p.Changes) == 0 {
-		return fmt.Sprintf("stack %s: %s\n", p.Stack, NoChanges)
-	}
 	var b strings.Builder
 	for _, c := range p.Changes {
 		b.WriteString(c.String())
 		b.WriteByte('\n')
 	}
-	fmt.Fprintf(&b, "stack %s: %d to create, %d to update, %d to delete\n", p.Stack, p.Count(Create), p.Count(Update), p.Count(Delete))
+	fmt.Fprintf(&b, "stack %s: %s\n", p.Stack, p.Summary())
 	return b.String()
 }
 
@@ -141,6 +154,20 @@ func (r *Run) Do(ctx context.Context, c Change, fn func(context.Context) (string
 		"resource", c.Resource, "name", c.Name, "id", c.ID)
 	r.record(c)
 	return c.ID, nil
+}
+
+// Delete records and makes the delete c with fn. Not-found counts as done,
+// so a delete can run again after any partial failure; a delete that AWS
+// refuses while dependants exist (DependencyViolation) comes back as a
+// RetryableError for the caller's bounded retry, since AWS releases
+// dependants (network interfaces, mappings) some time after their owner
+// goes.
+func (r *Run) Delete(ctx context.Context, c Change, fn func(context.Context) error) error {
+	_, err := r.Do(ctx, c, func(ctx context.Context) (string, error) { return c.ID, awserr.IgnoreNotFound(fn(ctx)) })
+	if err != nil && awserr.IsDependencyViolation(err) {
+		return &handlererr.RetryableError{Msg: "waiting for dependants to go", Err: err}
+	}
+	return err
 }
 
 func verb(a Action) string { return strings.TrimSuffix(string(a), "e") + "ing" }

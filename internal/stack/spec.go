@@ -22,8 +22,17 @@ type Spec struct {
 	Name    string  `json:"name"`
 	Network Network `json:"network"`
 	Compute Compute `json:"compute"`
+	Ingress Ingress `json:"ingress"`
 	Service Service `json:"service"`
 	Roles   Roles   `json:"roles"`
+}
+
+// Ingress is the load balancer's listeners.
+type Ingress struct {
+	// CertificateARN is an ACM certificate for HTTPS. When set, the load
+	// balancer serves HTTPS on 443 with a current TLS policy and redirects
+	// HTTP on 80 to it; when empty it serves plain HTTP on 80.
+	CertificateARN string `json:"certificateArn,omitempty"`
 }
 
 // Network is the VPC and its subnet plan: one public and one private subnet
@@ -57,12 +66,16 @@ type Compute struct {
 
 // Service is the ECS service, its load balancing, alarms and scaling.
 type Service struct {
+	// ImageRepository and ImageTag are the app's initial image: the first
+	// build creates the service with it. Later images are the rollout's.
 	ImageRepository string `json:"imageRepository"`
 	ImageTag        string `json:"imageTag"`
-	// NginxImage is the sidecar's image reference; by default the image
-	// built from nginx/, in the repository next to the app's with the same
-	// tag (see NginxImageRef).
-	NginxImage string `json:"nginxImage,omitempty"`
+	// NginxImage is the sidecar's image reference, the image built from
+	// nginx/. It is part of the template the build owns.
+	NginxImage string `json:"nginxImage"`
+	// LogGroup is the containers' CloudWatch Logs group; /ecs/<name> by
+	// default.
+	LogGroup string `json:"logGroup"`
 	// CPU (units) and Memory (MiB) are the task-level sizes.
 	CPU    int32 `json:"cpu"`
 	Memory int32 `json:"memory"`
@@ -123,8 +136,8 @@ func Defaults(name string) Spec {
 			LaunchHookTimeout: 300, TerminateHookTimeout: 900,
 		},
 		Service: Service{
-			ImageTag: "latest",
-			CPU:      512, Memory: 1024, Port: 80, AppPort: 8000,
+			ImageTag: "latest", LogGroup: "/ecs/" + name,
+			CPU: 512, Memory: 1024, Port: 80, AppPort: 8000,
 			HealthPath: "/readyz", DesiredCount: 2, MinCount: 2, MaxCount: 8,
 			HealthCheckGracePeriod: 60, CPUTarget: 60, MemoryTarget: 70,
 			Alarms: Alarms{CPUHigh: 85, MemoryHigh: 85, Target5xx: 10, UnhealthyHosts: 1, EvaluationPeriods: 3},
@@ -155,6 +168,7 @@ func (s Spec) WithDefaults() Spec {
 	num(&c.TerminateHookTimeout, d.Compute.TerminateHookTimeout)
 	v, dv := &s.Service, d.Service
 	str(&v.ImageTag, dv.ImageTag)
+	str(&v.LogGroup, dv.LogGroup)
 	num(&v.CPU, dv.CPU)
 	num(&v.Memory, dv.Memory)
 	num(&v.Port, dv.Port)
@@ -221,6 +235,8 @@ var (
 	imageRefPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._:/-]*(@sha256:[0-9a-f]{64})?$`)
 	rolePattern     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$`)
 	profilePattern  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:instance-profile/[A-Za-z0-9+=,.@_/-]+$`)
+	certPattern     = regexp.MustCompile(`^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+$`)
+	logGroupPattern = regexp.MustCompile(`^[A-Za-z0-9_./#-]{1,512}$`)
 )
 
 // Validate checks the whole spec without calling AWS and reports every
@@ -233,6 +249,9 @@ func (s Spec) Validate() error {
 	s.validateNetwork(&p)
 	s.validateCompute(&p)
 	s.validateService(&p)
+	if c := s.Ingress.CertificateARN; c != "" && !certPattern.MatchString(c) {
+		p.add("ingress.certificateArn %q is not an ACM certificate ARN", c)
+	}
 	if !profilePattern.MatchString(s.Roles.InstanceProfileARN) {
 		p.add("roles.instanceProfileArn %q is not an instance profile ARN", s.Roles.InstanceProfileARN)
 	}
@@ -355,8 +374,14 @@ func (s Spec) validateService(p *problems) {
 	if !tagPattern.MatchString(v.ImageTag) {
 		p.add("service.imageTag %q is not an image tag", v.ImageTag)
 	}
-	if v.NginxImage != "" && !imageRefPattern.MatchString(v.NginxImage) {
+	switch {
+	case v.NginxImage == "":
+		p.add("service.nginxImage is required: the image built from nginx/")
+	case !imageRefPattern.MatchString(v.NginxImage):
 		p.add("service.nginxImage %q is not an image reference", v.NginxImage)
+	}
+	if !logGroupPattern.MatchString(v.LogGroup) {
+		p.add("service.logGroup %q is not a log group name", v.LogGroup)
 	}
 	if v.CPU < 128 || v.CPU > 16384 {
 		p.add("service.cpu %d must be between 128 and 16384 units", v.CPU)
@@ -415,16 +440,29 @@ func (s Spec) validateService(p *problems) {
 	}
 }
 
-// Image is the application's image reference.
+// Image is the app's initial image reference, the one the first build
+// creates the service with.
 func (s Spec) Image() string { return s.Service.ImageRepository + ":" + s.Service.ImageTag }
 
-// NginxImageRef is the sidecar's image reference: NginxImage, or the
-// "-nginx" repository next to the app's, with the app's tag.
-func (s Spec) NginxImageRef() string {
-	if s.Service.NginxImage != "" {
-		return s.Service.NginxImage
+// HTTPS reports whether the load balancer serves HTTPS.
+func (s Spec) HTTPS() bool { return s.Ingress.CertificateARN != "" }
+
+// Identify reads the name of the stack a spec describes and nothing else,
+// for the teardown, which must run whatever else the spec says: an
+// unrelated invalid field never blocks it.
+func Identify(raw []byte) (Spec, error) {
+	var id struct {
+		Name string `json:"name"`
 	}
-	return s.Service.ImageRepository + "-nginx:" + s.Service.ImageTag
+	if len(strings.TrimSpace(string(raw))) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &id); err != nil {
+			return Spec{}, handlererr.Invalid("stack spec is not valid JSON: " + err.Error())
+		}
+	}
+	if !namePattern.MatchString(id.Name) {
+		return Spec{}, handlererr.Invalid(fmt.Sprintf("name %q does not identify a stack", id.Name))
+	}
+	return Spec{Name: id.Name}, nil
 }
 
 // Arm64 reports whether the instance type is a Graviton type, whose AMI is

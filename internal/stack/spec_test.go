@@ -13,6 +13,7 @@ import (
 func valid() Spec {
 	s := Defaults("web")
 	s.Service.ImageRepository = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web"
+	s.Service.NginxImage = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web-nginx:1"
 	s.Roles = Roles{
 		InstanceProfileARN: "arn:aws:iam::123456789012:instance-profile/web",
 		ExecutionRoleARN:   "arn:aws:iam::123456789012:role/web-exec",
@@ -50,6 +51,9 @@ func TestValidateReportsEachProblem(t *testing.T) {
 		{"same ports", func(s *Spec) { s.Service.AppPort = 80 }, "share the task's network namespace"},
 		{"health path", func(s *Spec) { s.Service.HealthPath = "healthz" }, "absolute path"},
 		{"no image", func(s *Spec) { s.Service.ImageRepository = "" }, "imageRepository is required"},
+		{"no nginx image", func(s *Spec) { s.Service.NginxImage = "" }, "nginxImage is required"},
+		{"log group", func(s *Spec) { s.Service.LogGroup = "logs here" }, "service.logGroup"},
+		{"certificate", func(s *Spec) { s.Ingress.CertificateARN = "arn:aws:iam::123456789012:server-certificate/web" }, "not an ACM certificate ARN"},
 		{"target above alarm", func(s *Spec) { s.Service.CPUTarget = 90 }, "scaling never acts"},
 		{"role", func(s *Spec) { s.Roles.TaskRoleARN = "task" }, "roles.taskRoleArn"},
 		{"name", func(s *Spec) { s.Name = "Web_1" }, `name "Web_1"`},
@@ -99,6 +103,32 @@ func TestParseIsStrictAndDefaults(t *testing.T) {
 	z := Spec{Name: "web"}.WithDefaults()
 	if z.Service.Port != 80 || z.Service.AppPort != 8000 || len(z.Network.PrivateSubnets) != 2 {
 		t.Fatalf("WithDefaults left zero fields: %+v", z.Service)
+	}
+}
+
+// TestIdentifyReadsOnlyTheName: a teardown runs with whatever spec names
+// the stack; nothing else in it is read, so nothing else can block it.
+func TestIdentifyReadsOnlyTheName(t *testing.T) {
+	s, err := Identify([]byte(`{"name": "web", "compute": {"minSize": -4}, "unknown": true}`))
+	if err != nil || s.Name != "web" {
+		t.Fatalf("Identify = %+v, %v", s, err)
+	}
+	for _, raw := range []string{``, `{}`, `{"name": "Web_1"}`, `[1]`} {
+		var inv *handlererr.InvalidInputError
+		if _, err := Identify([]byte(raw)); !errors.As(err, &inv) {
+			t.Errorf("Identify(%s) = %v, want an InvalidInputError", raw, err)
+		}
+	}
+}
+
+func TestHTTPSFollowsTheCertificate(t *testing.T) {
+	s := valid()
+	if s.HTTPS() {
+		t.Fatal("a spec without a certificate serves HTTPS")
+	}
+	s.Ingress.CertificateARN = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+	if !s.HTTPS() || s.Validate() != nil {
+		t.Fatalf("with a certificate: HTTPS %t, %v", s.HTTPS(), s.Validate())
 	}
 }
 
@@ -169,4 +199,23 @@ func TestTags(t *testing.T) {
 	if !valid().Owned(m) || valid().Owned(map[string]string{TagStack: "web"}) {
 		t.Fatal("Owned disagrees with the tag scheme")
 	}
+}
+
+func FuzzIdentify(f *testing.F) {
+	f.Add([]byte(`{"name":"web"}`))
+	f.Add([]byte(`{"name":"web","compute":{"minSize":"x"}}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		s, err := Identify(raw)
+		if err != nil {
+			var inv *handlererr.InvalidInputError
+			if !errors.As(err, &inv) {
+				t.Fatalf("Identify returned %T, want InvalidInputError", err)
+			}
+			return
+		}
+		if !namePattern.MatchString(s.Name) || s.Network.AZCount != 0 {
+			t.Fatalf("Identify(%q) = %+v: a stack name and nothing else", raw, s)
+		}
+	})
 }

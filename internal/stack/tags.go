@@ -17,10 +17,15 @@ const (
 	ManagedBy = "ecsplane"
 	// TagName is the console's display name.
 	TagName = "Name"
-	// TagSpecHash holds a digest of the desired content of a resource that
-	// AWS returns in a normalised form (a task definition), so drift is a
-	// digest comparison rather than a field-by-field guess.
-	TagSpecHash = "ecsplane:spec-hash"
+	// TagTemplateHash holds the digest of a task definition revision's
+	// template: every field but the app's image, which is blanked before
+	// hashing. AWS returns task definitions in a normalised form, so drift
+	// is a digest comparison rather than a field-by-field guess, and a
+	// revision that only changed the image has the same template.
+	TagTemplateHash = "ecsplane:template-hash"
+	// TagImageDigest holds the digest of a revision's app image when the
+	// image is pinned by digest.
+	TagImageDigest = "ecsplane:image-digest"
 )
 
 // Tag is one key and value, in a stable order for the SDK's tag lists.

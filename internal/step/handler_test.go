@@ -1,0 +1,91 @@
+package step
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/ecsplane/ecsplane/internal/handlererr"
+	"github.com/ecsplane/ecsplane/internal/stack"
+)
+
+// fakeLayer records what the handler asked of it. A test layer stands in
+// for the AWS side here: what is under test is the handler's dispatch,
+// identity checks and progress, which touch no AWS API.
+type fakeLayer struct {
+	reconciled, destroyed []string
+	destroyErr            error
+}
+
+func (f *fakeLayer) layer() Layer[*fakeLayer] {
+	return Layer[*fakeLayer]{
+		Name: "network",
+		Reconcile: func(_ context.Context, c *fakeLayer, run *stack.Run, o *stack.Outputs) error {
+			c.reconciled = append(c.reconciled, run.Spec.Name+" "+run.Token)
+			o.Network = &stack.NetworkOutput{VPCID: "vpc-1"}
+			return nil
+		},
+		Output: func(o *stack.Outputs) any { return o.Network },
+		Destroy: func(_ context.Context, c *fakeLayer, run *stack.Run) error {
+			c.destroyed = append(c.destroyed, run.Spec.Name)
+			return c.destroyErr
+		},
+		Checks: []Check[*fakeLayer]{{Name: "nat", Status: func(context.Context, *fakeLayer, *stack.Outputs) (stack.Status, error) {
+			return stack.NotYet("pending"), nil
+		}}},
+	}
+}
+
+func TestHandlerRunsEachOpOfItsLayer(t *testing.T) {
+	f := &fakeLayer{}
+	h := &Handler[*fakeLayer]{Layer: f.layer(), Clients: f, Stack: "web", Log: slog.New(slog.DiscardHandler)}
+	ctx := context.Background()
+	spec, _ := json.Marshal(stack.Spec{Name: "web"})
+
+	out, err := h.Handle(ctx, Request{Op: OpReconcile, Spec: spec, ExecutionARN: "arn:exec"})
+	if o, ok := out.(*stack.NetworkOutput); err != nil || !ok || o.VPCID != "vpc-1" || len(f.reconciled) != 1 || f.reconciled[0] != "web arn:exec" {
+		t.Fatalf("reconcile = %v, %v; layer saw %v", out, err, f.reconciled)
+	}
+	out, err = h.Handle(ctx, Request{Op: OpCheck, Check: "nat"})
+	if p, ok := out.(*Progress); err != nil || !ok || p.Done || p.Name != "nat" || p.Detail != "pending" {
+		t.Fatalf("check = %+v, %v", out, err)
+	}
+	// A teardown needs nothing of the spec but the name; NotReady is a
+	// round of the wait loop, not a failure.
+	f.destroyErr = &handlererr.NotReadyError{Msg: "NAT gateways deleting"}
+	out, err = h.Handle(ctx, Request{Op: OpDestroy, Spec: json.RawMessage(`{"name": "web", "compute": {"minSize": "bad"}}`)})
+	if p, ok := out.(*Progress); err != nil || !ok || p.Done || !strings.Contains(p.Detail, "deleting") {
+		t.Fatalf("destroy while deleting = %+v, %v", out, err)
+	}
+	f.destroyErr = nil
+	if out, err = h.Handle(ctx, Request{Op: OpDestroy, Spec: json.RawMessage(`{"name": "web"}`)}); err != nil || !out.(*Progress).Done {
+		t.Fatalf("destroy = %+v, %v", out, err)
+	}
+}
+
+func TestHandlerRefusesBadRequestsBeforeTheLayer(t *testing.T) {
+	f := &fakeLayer{}
+	h := &Handler[*fakeLayer]{Layer: f.layer(), Clients: f, Stack: "web", Log: slog.New(slog.DiscardHandler)}
+	ctx := context.Background()
+	other, _ := json.Marshal(stack.Spec{Name: "other"})
+	for name, req := range map[string]Request{
+		"another stack's reconcile": {Op: OpReconcile, Spec: other},
+		"another stack's teardown":  {Op: OpDestroy, Spec: other},
+		"no name to tear down":      {Op: OpDestroy},
+		"an unknown check":          {Op: OpCheck, Check: "dns"},
+		"an unknown op":             {Op: "scale"},
+		"a spec with a typo":        {Op: OpReconcile, Spec: json.RawMessage(`{"name": "web", "netwrok": {}}`)},
+	} {
+		_, err := h.Handle(ctx, req)
+		var inv *handlererr.InvalidInputError
+		if !errors.As(err, &inv) {
+			t.Errorf("%s: %v, want an InvalidInputError", name, err)
+		}
+	}
+	if len(f.reconciled)+len(f.destroyed) != 0 {
+		t.Errorf("the layer ran for bad requests: %v %v", f.reconciled, f.destroyed)
+	}
+}
