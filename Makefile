@@ -46,10 +46,11 @@ setup:
 ## test: everything: Go tests, lint, cfn-lint and the Python tests
 test: setup lint test-go test-python
 
+# The race detector needs cgo, whatever the environment says.
 test-go:
-	$(GO) test -count=1 -timeout 25m ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 25m ./...
 	@# The benchmarks assert what their runs reach; run each once.
-	$(GO) test -count=1 -run '^$$' -bench . -benchtime=1x ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -run '^$$' -bench . -benchtime=1x ./...
 
 test-python:
 	$(PYTHON) -m unittest discover -s service -t . -p 'test_*.py' -v

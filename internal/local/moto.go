@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -83,8 +84,8 @@ func StartMoto(ctx context.Context, opts MotoOptions) (*Moto, error) {
 	cmd.Env = append(os.Environ(), "MOTO_PORT="+strconv.Itoa(lambdaPort), "PYTHONUNBUFFERED=1")
 	// moto dies with the process that started it, even if that one is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	var tail bytes.Buffer
-	out := io.Writer(&limitedBuffer{buf: &tail, max: 8 << 10})
+	tail := &limitedBuffer{max: 8 << 10}
+	out := io.Writer(tail)
 	if opts.Log != nil {
 		out = io.MultiWriter(out, opts.Log)
 	}
@@ -180,16 +181,27 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// limitedBuffer keeps the last output of a child process for error messages.
+// limitedBuffer keeps the last output of a child process for error
+// messages. The process's output copier writes it while the starter may
+// read it.
 type limitedBuffer struct {
-	buf *bytes.Buffer
+	mu  sync.Mutex
+	buf bytes.Buffer
 	max int
 }
 
 func (l *limitedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.buf.Write(p)
 	if over := l.buf.Len() - l.max; over > 0 {
 		l.buf.Next(over)
 	}
 	return len(p), nil
+}
+
+func (l *limitedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
