@@ -239,3 +239,35 @@ func FuzzParseContainerInstanceStateChange(f *testing.F) {
 func FuzzParseAlarmStateChange(f *testing.F)      { fuzz(f, events.ParseAlarmStateChange) }
 func FuzzParseLifecycleAction(f *testing.F)       { fuzz(f, events.ParseLifecycleAction) }
 func FuzzParseExecutionStatusChange(f *testing.F) { fuzz(f, events.ParseExecutionStatusChange) }
+
+// TestCheckKnowsEveryFixture checks that Check runs the strict parser of
+// every documented example's kind, and refuses each one once it is broken.
+func TestCheckKnowsEveryFixture(t *testing.T) {
+	for name := range fixtures {
+		t.Run(name, func(t *testing.T) {
+			raw := readFixture(t, name)
+			var env map[string]any
+			if err := json.Unmarshal(raw, &env); err != nil {
+				t.Fatal(err)
+			}
+			if !events.Typed(env["source"].(string), env["detail-type"].(string)) {
+				t.Fatalf("Check does not know %s / %s", env["source"], env["detail-type"])
+			}
+			if err := events.Check(raw); err != nil {
+				t.Fatalf("the documented example fails: %v", err)
+			}
+			env["detail"] = map[string]any{}
+			broken, _ := json.Marshal(env)
+			var invalid *handlererr.InvalidInputError
+			if err := events.Check(broken); !errors.As(err, &invalid) {
+				t.Fatalf("an empty detail passed: %v", err)
+			}
+		})
+	}
+	if err := events.Check([]byte(`{"source":"custom.app","detail-type":"Anything","detail":{}}`)); err != nil {
+		t.Errorf("an untyped kind was refused: %v", err)
+	}
+	if err := events.Check([]byte(`not json`)); err == nil {
+		t.Error("text that is no event passed")
+	}
+}

@@ -68,7 +68,15 @@ func (g *Gateway) SetUpstream(endpoint string) error {
 	if err != nil {
 		return fmt.Errorf("parsing upstream %q: %w", endpoint, err)
 	}
-	g.upstream.Store(httputil.NewSingleHostReverseProxy(u))
+	p := httputil.NewSingleHostReverseProxy(u)
+	p.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		// A caller that gave up (a long poll cancelled at shutdown) needs
+		// no answer and no log line.
+		if r.Context().Err() == nil {
+			http.Error(w, "gateway: "+err.Error(), http.StatusBadGateway)
+		}
+	}
+	g.upstream.Store(p)
 	return nil
 }
 
@@ -83,6 +91,14 @@ func (g *Gateway) RegisterHandler(name string, h lambda.Handler) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.fns[name] = h
+}
+
+// Registered reports whether the gateway serves the function name.
+func (g *Gateway) Registered(name string) bool {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	_, ok := g.fns[name]
+	return ok
 }
 
 // Invocations returns how many times the function was invoked.
