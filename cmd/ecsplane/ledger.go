@@ -13,7 +13,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/ecsplane/ecsplane/internal/awsclient"
 	"github.com/ecsplane/ecsplane/internal/ledger"
 )
 
@@ -60,7 +59,7 @@ func parseList(name string, args []string, stderr io.Writer) (*listFlags, string
 }
 
 func openLedger(ctx context.Context, table string) (*ledger.Ledger, error) {
-	cfg, err := awsclient.Load(ctx)
+	cfg, err := loadAWS(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,9 @@ commands:
   history <service>   list a service's deployments, newest first
   actions <subject>   list the audit actions recorded for a service or stack
   local               run the control plane end to end on the embedded AWS environment
+                      (--keep: keep it running for the commands below and aws --endpoint-url)
+  events put FILE...  put EventBridge events on the bus
+  invoke FUNCTION     invoke a function with --event FILE and print its result or typed error
   stack plan|apply|destroy
                       plan, build or tear down the two-AZ ECS-on-EC2 stack
 
@@ -39,6 +42,8 @@ func main() {
 	case err == nil:
 	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
 		os.Exit(2)
+	case errors.Is(err, errFunction):
+		os.Exit(1)
 	default:
 		fmt.Fprintln(os.Stderr, "ecsplane:", err)
 		os.Exit(1)
@@ -59,6 +64,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runLocal(ctx, args[1:], stdout, stderr)
 	case "stack":
 		return runStack(ctx, args[1:], stdout, stderr)
+	case "events":
+		return runEvents(ctx, args[1:], stdout, stderr)
+	case "invoke":
+		return runInvoke(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

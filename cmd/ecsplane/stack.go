@@ -99,7 +99,7 @@ func runStack(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 			return fmt.Errorf("reading the spec: %w", err)
 		}
 	}
-	cfg, err := awsclient.Load(ctx)
+	cfg, err := loadAWS(ctx)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"reflect"
 	"sort"
 )
 
@@ -30,7 +31,12 @@ type service struct {
 var (
 	handlers = map[opKey]handlerFunc{}
 	services = map[string]service{}
+	// opTypes are each operation's SDK input and output types, which the
+	// remote endpoint decodes and encodes.
+	opTypes = map[opKey]ioTypes{}
 )
+
+type ioTypes struct{ in, out reflect.Type }
 
 // registerService declares a simulated service.
 func registerService(svc service) {
@@ -41,6 +47,7 @@ func registerService(svc service) {
 // operation op. I and O are the SDK's input and output types, so a handler
 // can neither accept nor return the wrong shape.
 func handle[I, O any](svc, op string, fn func(*Sim, *I) (*O, error)) {
+	opTypes[opKey{svc, op}] = ioTypes{reflect.TypeFor[I](), reflect.TypeFor[O]()}
 	handlers[opKey{svc, op}] = func(s *Sim, input any) (any, error) {
 		in, ok := input.(*I)
 		if !ok || in == nil {
