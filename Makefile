@@ -13,7 +13,10 @@ FUNCTIONS := $(shell sed -n 's/^  \([A-Za-z0-9][A-Za-z0-9]*Function\):$$/\1/p' t
 # build-NetworkFunction → ./functions/network
 fn_dir = ./functions/$(shell echo '$(1)' | sed -e 's/Function$$//' -e 's/\([a-z0-9]\)\([A-Z]\)/\1-\2/g' | tr 'A-Z' 'a-z')
 
-LAMBDA_ENV   := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
+# Lambda runs the functions on arm64; LAMBDA_ARCH=amd64 builds them for an
+# amd64 machine, to run under aws-lambda-rie here.
+LAMBDA_ARCH  ?= arm64
+LAMBDA_ENV   := GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0
 LAMBDA_FLAGS := -trimpath -tags lambda.norpc -ldflags "-s -w"
 
 .PHONY: all build sizes cli test test-go test-python lint cfn-lint local setup bench bench-service clean functions

@@ -303,44 +303,43 @@ func (a *App) Verify(ctx context.Context, cfg aws.Config, gw *Gateway) error {
 			fail("function %s is not served by the gateway (%v)", id, err)
 		}
 	}
-	states := sfn.NewFromConfig(cfg)
-	for _, id := range t.ResourcesOfType(TypeStateMachine) {
-		arn, err := n.ARN(id)
-		if err == nil {
-			_, err = states.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)})
-		}
-		if err != nil {
-			fail("state machine %s: %v", id, err)
-		}
+	states, db, q, topics := sfn.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg), sqs.NewFromConfig(cfg), sns.NewFromConfig(cfg)
+	// Each kind's IDs, whether its lookup takes the name or the ARN, and
+	// the lookup.
+	kinds := []struct {
+		kind   string
+		ids    []string
+		byARN  bool
+		lookup func(string) error
+	}{
+		{"state machine", t.ResourcesOfType(TypeStateMachine), true, func(arn string) error {
+			_, err := states.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)})
+			return err
+		}},
+		{"table", t.ResourcesOfType(TypeTable), false, func(name string) error {
+			_, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+			return err
+		}},
+		{"queue", t.Queues(), false, func(name string) error {
+			_, err := q.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+			return err
+		}},
+		{"topic", t.ResourcesOfType(TypeTopic), true, func(arn string) error {
+			_, err := topics.GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: aws.String(arn)})
+			return err
+		}},
 	}
-	db := dynamodb.NewFromConfig(cfg)
-	for _, id := range t.ResourcesOfType(TypeTable) {
-		name, err := n.Name(id)
-		if err == nil {
-			_, err = db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
-		}
-		if err != nil {
-			fail("table %s: %v", id, err)
-		}
-	}
-	q := sqs.NewFromConfig(cfg)
-	for _, id := range t.Queues() {
-		name, err := n.Name(id)
-		if err == nil {
-			_, err = q.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
-		}
-		if err != nil {
-			fail("queue %s: %v", id, err)
-		}
-	}
-	topics := sns.NewFromConfig(cfg)
-	for _, id := range t.ResourcesOfType(TypeTopic) {
-		arn, err := n.ARN(id)
-		if err == nil {
-			_, err = topics.GetTopicAttributes(ctx, &sns.GetTopicAttributesInput{TopicArn: aws.String(arn)})
-		}
-		if err != nil {
-			fail("topic %s: %v", id, err)
+	for _, k := range kinds {
+		for _, id := range k.ids {
+			name, arn, err := n.Identity(id)
+			if err == nil && k.byARN {
+				err = k.lookup(arn)
+			} else if err == nil {
+				err = k.lookup(name)
+			}
+			if err != nil {
+				fail("%s %s: %v", k.kind, id, err)
+			}
 		}
 	}
 	declared := t.ResourcesOfType(TypeRule)

@@ -118,6 +118,15 @@ func (n *Names) ARN(id string) (string, error) {
 	return nm.arn(n.pseudo.Region, n.pseudo.AccountID, name), nil
 }
 
+// Identity returns a resource's local name and ARN.
+func (n *Names) Identity(id string) (name, arn string, err error) {
+	if name, err = n.Name(id); err != nil {
+		return "", "", err
+	}
+	arn, err = n.ARN(id)
+	return name, arn, err
+}
+
 // Ref returns what Ref of a resource returns locally.
 func (n *Names) Ref(id string) (any, error) {
 	typ, _, ok := n.resourceType(id)

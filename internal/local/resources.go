@@ -123,11 +123,7 @@ func (t *Template) Functions(n *Names) ([]Function, error) {
 	var out []Function
 	for _, id := range t.ResourcesOfType(TypeFunction) {
 		_, props, _ := t.Resource(id)
-		name, err := n.Name(id)
-		if err != nil {
-			return nil, err
-		}
-		arn, err := n.ARN(id)
+		name, arn, err := n.Identity(id)
 		if err != nil {
 			return nil, err
 		}
@@ -172,11 +168,7 @@ func (t *Template) StateMachines(n *Names) ([]StateMachine, error) {
 	var out []StateMachine
 	for _, id := range t.ResourcesOfType(TypeStateMachine) {
 		_, props, _ := t.Resource(id)
-		name, err := n.Name(id)
-		if err != nil {
-			return nil, err
-		}
-		arn, err := n.ARN(id)
+		name, arn, err := n.Identity(id)
 		if err != nil {
 			return nil, err
 		}

@@ -23,14 +23,17 @@ const (
 
 type inputKey struct{}
 
+// captureInput keeps an operation's typed input for the answering
+// middleware.
+var captureInput = middleware.InitializeMiddlewareFunc(CaptureInputID, func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+	return next.HandleInitialize(middleware.WithStackValue(ctx, inputKey{}, in.Parameters), in)
+})
+
 // addMiddleware installs the simulator in an operation's stack: one
 // Initialize middleware after the SDK's input validation keeps the typed
 // input, and one Finalize middleware after retry and signing answers it.
 func (s *Sim) addMiddleware(stack *middleware.Stack) error {
-	capture := middleware.InitializeMiddlewareFunc(CaptureInputID, func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-		return next.HandleInitialize(middleware.WithStackValue(ctx, inputKey{}, in.Parameters), in)
-	})
-	if err := stack.Initialize.Add(capture, middleware.After); err != nil {
+	if err := stack.Initialize.Add(captureInput, middleware.After); err != nil {
 		return err
 	}
 	answer := middleware.FinalizeMiddlewareFunc(AnswerID, func(ctx context.Context, _ middleware.FinalizeInput, _ middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {

@@ -86,10 +86,7 @@ func RemoteAPIOptions(endpoint string, client *http.Client) func(*middleware.Sta
 	}
 	base := strings.TrimSuffix(endpoint, "/") + RemotePath
 	return func(stack *middleware.Stack) error {
-		capture := middleware.InitializeMiddlewareFunc(CaptureInputID, func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			return next.HandleInitialize(middleware.WithStackValue(ctx, inputKey{}, in.Parameters), in)
-		})
-		if err := stack.Initialize.Add(capture, middleware.After); err != nil {
+		if err := stack.Initialize.Add(captureInput, middleware.After); err != nil {
 			return err
 		}
 		answer := middleware.FinalizeMiddlewareFunc(AnswerID, func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {

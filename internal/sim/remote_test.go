@@ -42,8 +42,10 @@ func TestRemoteAnswersAsInProcess(t *testing.T) {
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("a", "b", ""),
 		BaseEndpoint: aws.String(other.URL),
-		Retryer:      func() aws.Retryer { return retry.NewStandard(func(o *retry.StandardOptions) { o.Backoff = retry.BackoffDelayerFunc(noDelay) }) },
-		APIOptions:   []func(*middleware.Stack) error{sim.RemoteAPIOptions(srv.URL, nil)},
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) { o.Backoff = retry.BackoffDelayerFunc(noDelay) })
+		},
+		APIOptions: []func(*middleware.Stack) error{sim.RemoteAPIOptions(srv.URL, nil)},
 	}
 	ctx := context.Background()
 
