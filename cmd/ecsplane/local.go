@@ -15,19 +15,25 @@ import (
 func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	tmpl := fs.String("template", "template.yaml", "SAM template whose table is created")
-	name := fs.String("stack", "web", "name of the stack to build")
+	tmpl := fs.String("template", "template.yaml", "SAM template the control plane is created from")
+	name := fs.String("stack", "web-dev", "name of the stack to build (the control plane's stack name, AWS::StackName)")
 	python := fs.String("python", envOr("ECSPLANE_PYTHON", "python3"), "Python interpreter with moto[server]==5.2.1")
 	verbose := fs.Bool("v", false, "show moto's log")
+	keep := fs.Bool("keep", false, "keep the environment running after the scenario, until Ctrl-C, and print the exports that reach it")
+	speed := fs.Float64("speed", 60, "simulated seconds per wall-clock second: how fast the simulator's clock follows wall time, since moto's Step Functions waits are wall-clock")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() != 0 || *speed <= 0 {
+		fs.Usage()
+		return errUsage
 	}
 	start := time.Now()
 	var motoLog io.Writer
 	if *verbose {
 		motoLog = stderr
 	}
-	fmt.Fprintln(stdout, "==> starting the embedded AWS environment (moto with Step Functions, Lambda gateway)")
+	fmt.Fprintln(stdout, "==> starting the embedded AWS environment (moto with Step Functions, Lambda gateway, simulator)")
 	env, err := local.Start(ctx, *python, motoLog)
 	if err != nil {
 		return err
@@ -35,15 +41,21 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer env.Stop()
 	fmt.Fprintf(stdout, "    AWS_ENDPOINT_URL=%s\n", env.Endpoint())
 
-	const table = "ecsplane-ledger"
-	s, err := local.NewSession(ctx, env, *tmpl, table, stdout)
+	s := sim.New(sim.Options{Seed: 1})
+	lc, err := startLocalControlPlane(ctx, env, *tmpl, *name, "", s)
 	if err != nil {
 		return err
 	}
-	steps := localBuildSteps(sim.New(sim.Options{Seed: 1}), *name, "statemachine/build.asl.json")
+	defer lc.Stop()
+	fmt.Fprintf(stdout, "    %s\n", lc.summary())
+	runCtx, stopClock := context.WithCancel(ctx)
+	defer stopClock()
+	go s.Run(runCtx, *speed)
+
+	steps := localBuildSteps(lc)
 	steps = append(steps, local.Step{
 		Name: "print the ledger with `ecsplane history` and `ecsplane actions`",
-		Run: func(ctx context.Context, s *local.Session) error {
+		Run: func(ctx context.Context, ls *local.Session) error {
 			// The CLI reaches the environment through the SDK's standard
 			// endpoint and credential chain, as it would reach AWS.
 			for k, v := range map[string]string{
@@ -54,17 +66,20 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 					return err
 				}
 			}
-			if err := runHistory(ctx, []string{"--table", table, *name}, stdout, stderr); err != nil {
+			if err := runHistory(ctx, []string{"--table", ls.Table, *name}, stdout, stderr); err != nil {
 				return err
 			}
 			fmt.Fprintln(stdout)
-			return runActions(ctx, []string{"--table", table, *name}, stdout, stderr)
+			return runActions(ctx, []string{"--table", ls.Table, *name}, stdout, stderr)
 		},
 	})
-	if err := local.RunSteps(ctx, s, steps); err != nil {
+	if err := local.RunSteps(ctx, lc.session(stdout), steps); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "==> local run finished in %s\n", time.Since(start).Round(time.Millisecond))
+	if *keep {
+		lc.keep(ctx, stdout)
+	}
 	return nil
 }
 

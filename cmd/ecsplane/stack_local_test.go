@@ -3,10 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/ecsplane/ecsplane/internal/awstest"
 	"github.com/ecsplane/ecsplane/internal/ledger"
@@ -14,20 +13,22 @@ import (
 	"github.com/ecsplane/ecsplane/internal/sim"
 )
 
-// TestLocalBuildSteps runs make local's build steps on the test's own account:
-// the build state machine in moto's engine, AWS behaviour from the
-// simulator, then the topology.
+// TestLocalBuildSteps runs make local's build steps: the control plane
+// created from template.yaml, its build state machine in moto's engine,
+// AWS behaviour from the simulator, then the topology.
 func TestLocalBuildSteps(t *testing.T) {
-	sfnEnv := awstest.NewStepFunctions(t)
-	table := awstest.LedgerTable(t, sfnEnv.Env)
-	var out bytes.Buffer
-	session := &local.Session{
-		Env: &local.Env{Gateway: sfnEnv.Gateway}, Config: sfnEnv.Config, Table: table,
-		Ledger: ledger.New(dynamodb.NewFromConfig(sfnEnv.Config), table), Out: &out,
-	}
+	shared := awstest.NewStepFunctions(t)
+	env := &local.Env{Gateway: shared.Gateway}
 	s := sim.New(sim.Options{Seed: 5})
-	steps := localBuildSteps(s, "web", "../../statemachine/build.asl.json")
-	if err := local.RunSteps(context.Background(), session, steps); err != nil {
+	prefix := "b" + strings.ToLower(rand.Text()[:8]) + "-"
+	lc, err := startLocalControlPlane(context.Background(), env, "../../template.yaml", "web", prefix, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lc.Stop()
+	var out bytes.Buffer
+	session := lc.session(&out)
+	if err := local.RunSteps(context.Background(), session, localBuildSteps(lc)); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	got := out.String()

@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/ecsplane/ecsplane/internal/awserr"
 )
@@ -69,6 +71,8 @@ type App struct {
 	Queues map[string]string
 	// Topics are the topics' ARNs, by logical ID.
 	Topics map[string]string
+	// Parameters are the SSM parameters' names, by logical ID.
+	Parameters map[string]string
 	// TopicQueues are the URLs of the queues subscribed to each topic, by
 	// the topic's logical ID, so that tests and users can read what was
 	// published.
@@ -92,7 +96,7 @@ func DeployApp(ctx context.Context, cfg aws.Config, gw *Gateway, tmpl *Template,
 	names := NewNames(tmpl, opts.Pseudo, opts.Parameters, opts.Prefix, opts.Names)
 	app := &App{
 		Template: tmpl, Names: names,
-		Tables: map[string]string{}, Queues: map[string]string{}, Topics: map[string]string{},
+		Tables: map[string]string{}, Queues: map[string]string{}, Topics: map[string]string{}, Parameters: map[string]string{},
 		TopicQueues: map[string]string{}, RuleQueues: map[string]string{},
 	}
 	var err error
@@ -131,6 +135,18 @@ func DeployApp(ctx context.Context, cfg aws.Config, gw *Gateway, tmpl *Template,
 			return nil, err
 		}
 		app.Tables[id] = name
+	}
+
+	params := ssm.NewFromConfig(cfg)
+	for _, id := range tmpl.ResourcesOfType(TypeParameter) {
+		in, err := parameterInput(tmpl, names, id)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := params.PutParameter(ctx, in); err != nil {
+			return nil, fmt.Errorf("creating parameter %s: %w", id, err)
+		}
+		app.Parameters[id] = aws.ToString(in.Name)
 	}
 
 	q := sqs.NewFromConfig(cfg)
@@ -196,6 +212,26 @@ func DeployApp(ctx context.Context, cfg aws.Config, gw *Gateway, tmpl *Template,
 		return nil, err
 	}
 	return app, nil
+}
+
+// parameterInput is the PutParameter call that creates the template's
+// AWS::SSM::Parameter id, with its initial value.
+func parameterInput(tmpl *Template, names *Names, id string) (*ssm.PutParameterInput, error) {
+	_, props, _ := tmpl.Resource(id)
+	name, err := names.Name(id)
+	if err != nil {
+		return nil, err
+	}
+	r := names.Resolver()
+	typ, err := r.String(child(props, "Type"))
+	if err != nil {
+		return nil, fmt.Errorf("parameter %s: Type: %w", id, err)
+	}
+	value, err := r.String(child(props, "Value"))
+	if err != nil {
+		return nil, fmt.Errorf("parameter %s: Value: %w", id, err)
+	}
+	return &ssm.PutParameterInput{Name: aws.String(name), Type: ssmtypes.ParameterType(typ), Value: aws.String(value), Overwrite: aws.Bool(true)}, nil
 }
 
 // CreateRules creates rules on moto's buses with their real patterns, and
@@ -304,6 +340,7 @@ func (a *App) Verify(ctx context.Context, cfg aws.Config, gw *Gateway) error {
 		}
 	}
 	states, db, q, topics := sfn.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg), sqs.NewFromConfig(cfg), sns.NewFromConfig(cfg)
+	params := ssm.NewFromConfig(cfg)
 	// Each kind's IDs, whether its lookup takes the name or the ARN, and
 	// the lookup.
 	kinds := []struct {
@@ -322,6 +359,10 @@ func (a *App) Verify(ctx context.Context, cfg aws.Config, gw *Gateway) error {
 		}},
 		{"queue", t.Queues(), false, func(name string) error {
 			_, err := q.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+			return err
+		}},
+		{"parameter", t.ResourcesOfType(TypeParameter), false, func(name string) error {
+			_, err := params.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
 			return err
 		}},
 		{"topic", t.ResourcesOfType(TypeTopic), true, func(arn string) error {

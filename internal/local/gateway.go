@@ -26,6 +26,7 @@ import (
 type Gateway struct {
 	listener net.Listener
 	srv      *http.Server
+	mux      *http.ServeMux
 	upstream atomic.Pointer[httputil.ReverseProxy]
 
 	mu    sync.RWMutex
@@ -51,7 +52,7 @@ func NewGateway() (*Gateway, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", g.invoke)
 	mux.HandleFunc("/", g.forward)
-	g.srv = &http.Server{Handler: mux}
+	g.srv, g.mux = &http.Server{Handler: mux}, mux
 	go func() { _ = g.srv.Serve(l) }()
 	return g, nil
 }
@@ -92,6 +93,10 @@ func (g *Gateway) RegisterHandler(name string, h lambda.Handler) {
 	defer g.mu.Unlock()
 	g.fns[name] = h
 }
+
+// Handle serves pattern with h, next to the Lambda API: how a kept local
+// environment serves its simulator to other processes.
+func (g *Gateway) Handle(pattern string, h http.Handler) { g.mux.Handle(pattern, h) }
 
 // Registered reports whether the gateway serves the function name.
 func (g *Gateway) Registered(name string) bool {

@@ -2,6 +2,7 @@ package local
 
 import (
 	"fmt"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -63,7 +64,9 @@ var namings = map[string]naming{
 	// Ref of a managed policy is its ARN.
 	"AWS::IAM::ManagedPolicy": {"ManagedPolicyName", "arn", func(_, a, n string) string { return fmt.Sprintf("arn:aws:iam::%s:policy/%s", a, n) }},
 	"AWS::Logs::LogGroup":     {"LogGroupName", "name", func(r, a, n string) string { return fmt.Sprintf("arn:aws:logs:%s:%s:log-group:%s:*", r, a, n) }},
-	"AWS::SSM::Parameter":     {"Name", "name", func(r, a, n string) string { return fmt.Sprintf("arn:aws:ssm:%s:%s:parameter/%s", r, a, n) }},
+	"AWS::SSM::Parameter": {"Name", "name", func(r, a, n string) string {
+		return fmt.Sprintf("arn:aws:ssm:%s:%s:parameter/%s", r, a, strings.TrimPrefix(n, "/"))
+	}},
 }
 
 func stateMachineARN(region, account, name string) string {

@@ -16,6 +16,7 @@ const (
 	TypeTopic             = "AWS::SNS::Topic"
 	TypeQueue             = "AWS::SQS::Queue"
 	TypeTable             = "AWS::DynamoDB::Table"
+	TypeParameter         = "AWS::SSM::Parameter"
 	eventTypeEventBridge  = "EventBridgeRule"
 	eventTypeCloudWatch   = "CloudWatchEvent"
 	defaultAsyncRetries   = 2

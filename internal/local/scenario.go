@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/ecsplane/ecsplane/internal/ledger"
 )
@@ -18,12 +17,13 @@ const Region = "us-east-1"
 
 // Session is the state shared by the steps of a local run.
 type Session struct {
-	Env      *Env
-	Config   aws.Config
-	Table    string
-	Ledger   *ledger.Ledger
-	Template *Template
-	Out      io.Writer
+	Env *Env
+	// App is the template's application in the environment.
+	App    *App
+	Config aws.Config
+	Table  string
+	Ledger *ledger.Ledger
+	Out    io.Writer
 }
 
 // Step is one phase of the local scenario.
@@ -40,20 +40,6 @@ func Config(endpoint string) aws.Config {
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
 		BaseEndpoint: aws.String(endpoint),
 	}
-}
-
-// NewSession creates the template's ledger table in env.
-func NewSession(ctx context.Context, env *Env, templatePath, table string, out io.Writer) (*Session, error) {
-	tmpl, err := LoadTemplate(templatePath)
-	if err != nil {
-		return nil, err
-	}
-	cfg := Config(env.Endpoint())
-	db := dynamodb.NewFromConfig(cfg)
-	if err := CreateTable(ctx, db, tmpl, LedgerTableID, table); err != nil {
-		return nil, err
-	}
-	return &Session{Env: env, Config: cfg, Table: table, Ledger: ledger.New(db, table), Template: tmpl, Out: out}, nil
 }
 
 // RunSteps runs steps in order, printing each one's name and duration.

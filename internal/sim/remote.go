@@ -12,7 +12,9 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 )
@@ -74,10 +76,10 @@ func writeRemoteError(w http.ResponseWriter, requestID string, err error) {
 }
 
 // RemoteAPIOptions returns the SDK option that sends the operations of the
-// simulated services (EC2, SSM, Auto Scaling, ECS, ELB, CloudWatch,
-// Application Auto Scaling, ECR) to the simulator serving RemoteHandler at
-// endpoint, and lets every other service's requests go where the
-// configuration sends them. Like Config, it answers after the SDK's
+// simulated services (EC2, SSM's public parameters, Auto Scaling, ECS, ELB,
+// CloudWatch, Application Auto Scaling, ECR) to the simulator serving
+// RemoteHandler at endpoint, and lets every other request go where the
+// configuration sends it. Like Config, it answers after the SDK's
 // validation, retryer and signing, so an API error from the simulator is
 // retried as it would be in process.
 func RemoteAPIOptions(endpoint string, client *http.Client) func(*middleware.Stack) error {
@@ -91,7 +93,7 @@ func RemoteAPIOptions(endpoint string, client *http.Client) func(*middleware.Sta
 		}
 		answer := middleware.FinalizeMiddlewareFunc(AnswerID, func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 			svc, op := awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx)
-			if _, simulated := services[svc]; !simulated {
+			if !simulated(svc, middleware.GetStackValue(ctx, inputKey{})) {
 				return next.HandleFinalize(ctx, in)
 			}
 			out, requestID, err := callRemote(ctx, client, base, svc, op, middleware.GetStackValue(ctx, inputKey{}))
@@ -104,6 +106,40 @@ func RemoteAPIOptions(endpoint string, client *http.Client) func(*middleware.Sta
 		})
 		return stack.Finalize.Add(answer, middleware.After)
 	}
+}
+
+// publicParameters is the namespace of the parameters AWS publishes.
+//
+// https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-public-parameters.html
+const publicParameters = "/aws/service/"
+
+// simulated reports whether a call belongs to the simulator: every call of
+// the services it simulates, except SSM's calls on an account's own
+// parameters. The simulator publishes AWS's public parameters; an
+// account's own, such as the one template.yaml declares, are plain storage
+// that moto keeps.
+func simulated(svc string, input any) bool {
+	if _, ok := services[svc]; !ok {
+		return false
+	}
+	if svc != ssmID {
+		return true
+	}
+	var names []string
+	switch in := input.(type) {
+	case *ssm.GetParameterInput:
+		names = []string{aws.ToString(in.Name)}
+	case *ssm.GetParametersInput:
+		names = in.Names
+	case *ssm.GetParametersByPathInput:
+		names = []string{aws.ToString(in.Path)}
+	}
+	for _, n := range names {
+		if !strings.HasPrefix(n, publicParameters) {
+			return false
+		}
+	}
+	return len(names) > 0
 }
 
 func callRemote(ctx context.Context, client *http.Client, base, svc, op string, input any) (any, string, error) {

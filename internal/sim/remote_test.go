@@ -16,6 +16,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/ecsplane/ecsplane/internal/awserr"
@@ -88,11 +89,18 @@ func TestRemoteAnswersAsInProcess(t *testing.T) {
 		t.Errorf("the simulator saw %d attempts, want 2 (one throttled, one retried)", got)
 	}
 
+	// AWS's public parameters are the simulator's; an account's own
+	// parameter, SQS and everything else go to the configured endpoint.
+	p, err := ssm.NewFromConfig(remote).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(sim.ECSAMIParameter)})
+	if err != nil || aws.ToString(p.Parameter.Value) != s.ECSOptimizedAMI() {
+		t.Errorf("the public AMI parameter: %+v, %v", p, err)
+	}
 	if _, err := sqs.NewFromConfig(remote).ListQueues(ctx, &sqs.ListQueuesInput{}); err != nil {
 		t.Fatal(err)
 	}
-	if passedThrough.Load() != 1 {
-		t.Errorf("SQS reached the configured endpoint %d times, want 1", passedThrough.Load())
+	_, _ = ssm.NewFromConfig(remote).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("/ecsplane/web-dev/load-balancer-dns-name")})
+	if passedThrough.Load() != 2 {
+		t.Errorf("the configured endpoint got %d requests, want 2 (SQS, the account's own parameter)", passedThrough.Load())
 	}
 }
 
