@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -91,8 +92,15 @@ func StartRIE(bootstrap string, env []string) (*RIE, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The runtime API's own port, 9001 unless set, would keep two
+	// emulators, in one test process or in two, from running at once.
+	apiPort, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
 	// At info level the emulator reports each init's duration.
-	cmd := exec.Command(rie, "--log-level", "info", "--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(port), bootstrap)
+	cmd := exec.Command(rie, "--log-level", "info", "--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(port),
+		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(apiPort), bootstrap)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	out := &syncBuffer{}
@@ -102,7 +110,24 @@ func StartRIE(bootstrap string, env []string) (*RIE, error) {
 	}
 	r := &RIE{URL: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), cmd: cmd, done: make(chan struct{}), out: out}
 	go func() { _ = cmd.Wait(); close(r.done) }()
-	return r, nil
+	// Until the emulator listens, its port is free for the next FreePort
+	// to hand out again.
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
+			c.Close()
+			return r, nil
+		}
+		select {
+		case <-r.done:
+			return nil, fmt.Errorf("aws-lambda-rie exited: %s", out.String())
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			r.Stop()
+			return nil, fmt.Errorf("aws-lambda-rie did not listen on %s within 10s: %s", addr, out.String())
+		}
+	}
 }
 
 // Invoke sends payload and returns the response body and the function error
