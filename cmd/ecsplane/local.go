@@ -76,6 +76,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := local.RunSteps(ctx, lc.session(stdout), steps); err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "    %s\n", lc.eventSummary())
 	fmt.Fprintf(stdout, "==> local run finished in %s\n", time.Since(start).Round(time.Millisecond))
 	if *keep {
 		lc.keep(ctx, stdout)

@@ -34,6 +34,7 @@ type localControlPlane struct {
 	sim    *sim.Sim
 	app    *local.App
 	wiring *local.Wiring
+	pump   *local.Pump
 	pseudo local.Pseudo
 	// cfg reaches moto's services through the gateway.
 	cfg aws.Config
@@ -87,7 +88,7 @@ func startLocalControlPlane(ctx context.Context, env *local.Env, templatePath, s
 	if lc.wiring, err = local.Wire(ctx, lc.cfg, lc.app, lc.pseudo, slog.New(slog.DiscardHandler)); err != nil {
 		return nil, err
 	}
-	lc.wiring.Pump(s.Subscribe().C)
+	lc.pump = lc.wiring.Pump(s.Subscribe().C)
 	return lc, nil
 }
 
@@ -111,6 +112,13 @@ func (lc *localControlPlane) summary() string {
 		len(lc.app.Functions), len(lc.app.StateMachines), len(lc.app.Rules), len(lc.app.Tables), len(lc.app.Queues), len(lc.app.Topics), len(lc.app.Parameters))
 }
 
+// eventSummary says how many of the simulator's events went onto the bus
+// and what the rules delivered.
+func (lc *localControlPlane) eventSummary() string {
+	put, refused := lc.pump.Counts()
+	return fmt.Sprintf("simulator events put on the bus: %d (%d refused); deliveries by the template's rules: %d", put, refused, len(lc.wiring.Dispatcher.Outcomes()))
+}
+
 // stateMachine returns the ARN of the template's state machine id.
 func (lc *localControlPlane) stateMachine(id string) (string, error) {
 	i := slices.IndexFunc(lc.app.StateMachines, func(sm local.StateMachine) bool { return sm.LogicalID == id })
@@ -126,7 +134,7 @@ func (lc *localControlPlane) stateMachine(id string) (string, error) {
 // function is given in the template, as `ecsplane stack` reads them.
 func (lc *localControlPlane) exports() []string {
 	out := []string{
-		"AWS_ENDPOINT_URL=" + lc.env.Endpoint(), "AWS_REGION=" + local.Region,
+		"AWS_ENDPOINT_URL=" + lc.env.Endpoint(), "AWS_REGION=" + local.Region, "AWS_DEFAULT_REGION=" + local.Region,
 		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
 		simEndpointEnv + "=" + lc.env.Endpoint(), tableEnv + "=" + lc.table(),
 		"ECSPLANE_STACK=" + lc.pseudo.StackName,
