@@ -65,7 +65,7 @@ func TestLocalKeep(t *testing.T) {
 			t.Setenv(k, v)
 		}
 	}
-	for _, k := range []string{"AWS_ENDPOINT_URL", simEndpointEnv, tableEnv, "ECSPLANE_STACK", "ECSPLANE_INSTANCE_PROFILE_ARN"} {
+	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", simEndpointEnv, tableEnv, "ECSPLANE_STACK", "ECSPLANE_INSTANCE_PROFILE_ARN"} {
 		if exports[k] == "" {
 			t.Fatalf("no export of %s:\n%s", k, out.String())
 		}

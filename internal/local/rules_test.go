@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/ecsplane/ecsplane/internal/awstest"
@@ -225,6 +226,27 @@ func TestTestdataAppIsComplete(t *testing.T) {
 	if len(ta.Rules) != 4 || len(ta.Functions) != 2 || len(ta.StateMachines) != 1 || len(ta.Queues) != 4 {
 		t.Errorf("deployed %d rules, %d functions, %d state machines, %d queues; the template declares 4, 2, 1 and 4",
 			len(ta.Rules), len(ta.Functions), len(ta.StateMachines), len(ta.Queues))
+	}
+
+	// Take a rule's target, the state machine and a queue away: Verify
+	// names each.
+	ctx := context.Background()
+	eb := eventbridge.NewFromConfig(ta.cfg)
+	alarm := ta.rule("EchoFunctionOnAlarm")
+	if _, err := eb.RemoveTargets(ctx, &eventbridge.RemoveTargetsInput{Rule: aws.String(alarm.Name), Ids: []string{alarm.Targets[0].ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sfn.NewFromConfig(ta.cfg).DeleteStateMachine(ctx, &sfn.DeleteStateMachineInput{StateMachineArn: aws.String(ta.stateMachine("RolloutStateMachine").ARN)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqs.NewFromConfig(ta.cfg).DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(ta.Queues["PushDeadLetters"])}); err != nil {
+		t.Fatal(err)
+	}
+	err := ta.Verify(ctx, ta.cfg, ta.sf.Gateway)
+	for _, want := range []string{"rule EchoFunctionOnAlarm has no target EchoFunctionOnAlarmLambdaTarget", "state machine RolloutStateMachine", "queue PushDeadLetters"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Verify: %v, want it to name %q", err, want)
+		}
 	}
 }
 
