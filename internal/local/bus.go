@@ -50,7 +50,11 @@ func (b *Bus) Put(ctx context.Context, evs ...events.Envelope) ([]string, error)
 		for i, ev := range evs[:n] {
 			entries[i] = ebtypes.PutEventsRequestEntry{
 				Source: aws.String(ev.Source), DetailType: aws.String(ev.DetailType), Detail: aws.String(string(ev.Detail)),
-				Resources: ev.Resources, Time: aws.Time(ev.Time),
+				Resources: ev.Resources,
+			}
+			// Without a time the bus stamps the event with its own.
+			if !ev.Time.IsZero() {
+				entries[i].Time = aws.Time(ev.Time)
 			}
 			if b.Name != "" {
 				entries[i].EventBusName = aws.String(b.Name)
