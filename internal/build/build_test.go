@@ -126,3 +126,24 @@ func TestPlanOnEmptyAccountListsEverything(t *testing.T) {
 		t.Errorf("human-readable plan lacks its summary:\n%s", s)
 	}
 }
+
+// TestMinSizeZero: a minimum of 0 instances is kept as given, not taken
+// for "unset"; the build still starts an instance in every zone, and a
+// second build changes nothing.
+func TestMinSizeZero(t *testing.T) {
+	f := simFixture(t, 47)
+	f.spec.Compute.MinSize = 0
+	o := converge(t, f, stack.NewRun(f.spec, false, "first", nil))
+	g, err := f.sdk.AutoScaling.DescribeAutoScalingGroups(context.Background(), &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{o.Compute.AutoScalingGroupName}})
+	if err != nil || len(g.AutoScalingGroups) != 1 {
+		t.Fatalf("group: %v", err)
+	}
+	if asg := g.AutoScalingGroups[0]; aws.ToInt32(asg.MinSize) != 0 || aws.ToInt32(asg.DesiredCapacity) != 2 {
+		t.Errorf("group min %d desired %d, want 0 and 2", aws.ToInt32(asg.MinSize), aws.ToInt32(asg.DesiredCapacity))
+	}
+	again := stack.NewRun(f.spec, false, "again", nil)
+	converge(t, f, again)
+	if n := len(again.Plan().Changes); n != 0 {
+		t.Errorf("second build:\n%s", again.Plan())
+	}
+}

@@ -15,7 +15,9 @@ import (
 // Config is what the plan function reads from its environment besides the
 // stack's name: the spec fields the template decides (the image
 // repository, the nginx image, the IAM roles it declares and passes by ARN,
-// the containers' log group) and where the DNS name is published.
+// the containers' log group, whose name its permissions are scoped to) and
+// the defaults it gives (the log group's retention, whether the stack is
+// a production one), and where the DNS name is published.
 type Config struct {
 	ImageRepository    string `env:"IMAGE_REPOSITORY"`
 	NginxImage         string `env:"NGINX_IMAGE"`
@@ -23,12 +25,18 @@ type Config struct {
 	ExecutionRoleARN   string `env:"EXECUTION_ROLE_ARN"`
 	TaskRoleARN        string `env:"TASK_ROLE_ARN"`
 	LogGroup           string `env:"LOG_GROUP" default:""`
-	DNSNameParameter   string `env:"DNS_NAME_PARAMETER" default:""`
+	// LogRetentionDays is the log group's retention unless the spec sets
+	// one; 0 leaves the spec's default.
+	LogRetentionDays int32 `env:"LOG_RETENTION_DAYS" default:"0"`
+	// Production makes every stack this control plane builds a production
+	// one, whatever the spec says.
+	Production       bool   `env:"PRODUCTION" default:"false"`
+	DNSNameParameter string `env:"DNS_NAME_PARAMETER" default:""`
 }
 
 // Resolve turns the spec a build was given into the spec every later step
-// reads: strict decoding, the stack's name and the configured fields
-// filled in (a given value must agree with them), defaults, then
+// reads: strict decoding with defaults, the stack's name and the
+// configured fields filled in (a given value must agree with them), then
 // validation of everything at once, the workload included.
 func Resolve(raw json.RawMessage, stackName string, cfg Config) (stack.Spec, error) {
 	s, err := stack.Decode(raw)
@@ -49,14 +57,16 @@ func Resolve(raw json.RawMessage, stackName string, cfg Config) (stack.Spec, err
 	fill("roles.instanceProfileArn", &s.Roles.InstanceProfileARN, cfg.InstanceProfileARN)
 	fill("roles.executionRoleArn", &s.Roles.ExecutionRoleARN, cfg.ExecutionRoleARN)
 	fill("roles.taskRoleArn", &s.Roles.TaskRoleARN, cfg.TaskRoleARN)
-	// The nginx image and the log group are the template's defaults; a
+	fill("service.logGroup", &s.Service.LogGroup, cfg.LogGroup)
+	// The nginx image and the retention are the template's defaults; a
 	// spec may choose others.
 	if s.Service.NginxImage == "" {
 		s.Service.NginxImage = cfg.NginxImage
 	}
-	if s.Service.LogGroup == "" {
-		s.Service.LogGroup = cfg.LogGroup
+	if cfg.LogRetentionDays != 0 && !s.Given("service.logRetentionDays") {
+		s.Service.LogRetentionDays = cfg.LogRetentionDays
 	}
+	s.Production = s.Production || cfg.Production
 	s = s.WithDefaults()
 	var inv *handlererr.InvalidInputError
 	if errors.As(s.Validate(), &inv) {

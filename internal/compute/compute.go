@@ -126,13 +126,15 @@ func scaleOutGroup(ctx context.Context, api AutoScalingAPI, run *stack.Run) erro
 	var minSize, maxSize, desired int32
 	if g != nil {
 		minSize, maxSize, desired = aws.ToInt32(g.MinSize), aws.ToInt32(g.MaxSize), aws.ToInt32(g.DesiredCapacity)
-		if minSize == c.MinSize && maxSize == c.MaxSize {
+		// An empty group is one the build created and has not scaled out
+		// yet: the service's tasks keep managed scaling from emptying it.
+		if minSize == c.MinSize && maxSize == c.MaxSize && desired > 0 {
 			return nil
 		}
 	}
 	in := &autoscaling.UpdateAutoScalingGroupInput{AutoScalingGroupName: aws.String(name), MinSize: aws.Int32(c.MinSize), MaxSize: aws.Int32(c.MaxSize)}
 	detail := fmt.Sprintf("size %d-%d, want %d-%d", minSize, maxSize, c.MinSize, c.MaxSize)
-	if minSize == 0 && desired == 0 {
+	if desired == 0 {
 		in.DesiredCapacity = aws.Int32(c.DesiredCapacity)
 		detail = fmt.Sprintf("scale out to %d (min %d max %d) now that its capacity provider exists", c.DesiredCapacity, c.MinSize, c.MaxSize)
 	}

@@ -105,19 +105,22 @@ func BenchmarkColdStart(b *testing.B) {
 		b.Fatal(err)
 	}
 	dirs := functionDirs(b)
-	for _, id := range tmpl.ResourcesOfType("AWS::Serverless::Function") {
+	// Each function's environment as the template resolves it, so typed
+	// variables (a number of days, a flag) have values of their type.
+	fns, err := tmpl.Functions(local.NewNames(tmpl, local.Pseudo{AccountID: local.Account, Region: local.Region, StackName: "web-dev"}, nil, "", nil))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, fn := range fns {
+		id := fn.LogicalID
 		b.Run(id, func(b *testing.B) {
 			bootstrap, err := local.BuildBootstrap(context.Background(), "../..", dirs[id], b.TempDir())
 			if err != nil {
 				b.Fatal(err)
 			}
-			names, err := tmpl.FunctionEnvironment(id)
-			if err != nil {
-				b.Fatal(err)
-			}
 			env := []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x"}
-			for _, n := range names {
-				env = append(env, n+"=placeholder")
+			for k, v := range fn.Environment {
+				env = append(env, k+"="+v)
 			}
 			var init time.Duration
 			b.ResetTimer()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,6 +22,14 @@ func valid() Spec {
 		TaskRoleARN:        "arn:aws:iam::123456789012:role/web-task",
 	}
 	return s
+}
+
+// complete gives a decoded spec the fields the control plane's
+// configuration fills in.
+func complete(s Spec) Spec {
+	v := valid()
+	s.Service.ImageRepository, s.Service.NginxImage, s.Roles = v.Service.ImageRepository, v.Service.NginxImage, v.Roles
+	return s.WithDefaults()
 }
 
 func TestDefaultsAreValid(t *testing.T) {
@@ -46,7 +56,6 @@ func TestValidateReportsEachProblem(t *testing.T) {
 		{"duplicate AZ", func(s *Spec) { s.Network.AZs = []string{"us-east-1a", "us-east-1a"} }, "listed twice"},
 		{"instance type", func(s *Spec) { s.Compute.InstanceType = "large" }, "not an instance type"},
 		{"min above max", func(s *Spec) { s.Compute.MinSize, s.Compute.MaxSize = 5, 3 }, "minSize 5 is greater than compute.maxSize 3"},
-		{"min below zones", func(s *Spec) { s.Compute.MinSize, s.Compute.DesiredCapacity = 1, 1 }, "every zone needs an instance"},
 		{"service count below zones", func(s *Spec) { s.Service.MinCount, s.Service.DesiredCount = 1, 1 }, "every zone needs a task"},
 		{"same ports", func(s *Spec) { s.Service.AppPort = 80 }, "share the task's network namespace"},
 		{"health path", func(s *Spec) { s.Service.HealthPath = "healthz" }, "absolute path"},
@@ -56,6 +65,10 @@ func TestValidateReportsEachProblem(t *testing.T) {
 		{"certificate", func(s *Spec) { s.Ingress.CertificateARN = "arn:aws:iam::123456789012:server-certificate/web" }, "not an ACM certificate ARN"},
 		{"target above alarm", func(s *Spec) { s.Service.CPUTarget = 90 }, "scaling never acts"},
 		{"role", func(s *Spec) { s.Roles.TaskRoleARN = "task" }, "roles.taskRoleArn"},
+		{"desired below zones", func(s *Spec) { s.Compute.MinSize, s.Compute.DesiredCapacity = 0, 1 }, "the build starts an instance in every zone"},
+		{"retention", func(s *Spec) { s.Service.LogRetentionDays = 10 }, "service.logRetentionDays 10 is not one CloudWatch Logs accepts"},
+		{"access log bucket", func(s *Spec) { s.Ingress.AccessLogs = &AccessLogs{Bucket: "Logs_Bucket"} }, "ingress.accessLogs.bucket"},
+		{"access log prefix", func(s *Spec) { s.Ingress.AccessLogs = &AccessLogs{Bucket: "logs", Prefix: "x/AWSLogs"} }, "must not start or end with / nor contain AWSLogs"},
 		{"name", func(s *Spec) { s.Name = "Web_1" }, `name "Web_1"`},
 	}
 	for _, tt := range tests {
@@ -100,9 +113,117 @@ func TestParseIsStrictAndDefaults(t *testing.T) {
 	if s.Compute.InstanceType != "t3.medium" || s.Network.AZCount != 2 {
 		t.Fatalf("defaults not applied: %+v", s.Compute)
 	}
-	z := Spec{Name: "web"}.WithDefaults()
-	if z.Service.Port != 80 || z.Service.AppPort != 8000 || len(z.Network.PrivateSubnets) != 2 {
-		t.Fatalf("WithDefaults left zero fields: %+v", z.Service)
+	z, err := Decode([]byte(`{"name": "web"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z = z.WithDefaults(); z.Service.Port != 80 || z.Service.AppPort != 8000 || len(z.Network.PrivateSubnets) != 2 || z.Service.LogGroup != "/ecs/web" {
+		t.Fatalf("defaults left fields unset: %+v", z.Service)
+	}
+}
+
+// TestDecodeRejectsKeysNotSpeltAsFields: encoding/json matches keys to
+// fields ignoring case, so "vpcCIDR" would silently set vpcCidr; every
+// key that is not a field exactly is reported, with its path, at once.
+func TestDecodeRejectsKeysNotSpeltAsFields(t *testing.T) {
+	_, err := Decode([]byte(`{"name": "web", "network": {"vpcCIDR": "10.1.0.0/16", "zones": 3},
+		"Compute": {"minSize": 1}, "service": {"alarms": {"cpuhigh": 90}}}`))
+	var inv *handlererr.InvalidInputError
+	if !errors.As(err, &inv) {
+		t.Fatalf("Decode = %v, want an InvalidInputError", err)
+	}
+	want := []string{
+		`unknown field "Compute": did you mean "compute"?`,
+		`unknown field "network.vpcCIDR": did you mean "network.vpcCidr"?`,
+		`unknown field "network.zones"`,
+		`unknown field "service.alarms.cpuhigh": did you mean "service.alarms.cpuHigh"?`,
+	}
+	if !slices.Equal(inv.Problems, want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(inv.Problems, "\n"), strings.Join(want, "\n"))
+	}
+	for _, raw := range []string{`[1]`, `"web"`, `{"name": "web"} {}`, `{"compute": {"minSize": "2"}}`} {
+		if _, err := Decode([]byte(raw)); !errors.As(err, &inv) {
+			t.Errorf("Decode(%s) = %v, want an InvalidInputError", raw, err)
+		}
+	}
+	if _, err := Decode([]byte(`{"compute": {"minSize": "2"}}`)); err == nil || !strings.Contains(err.Error(), "compute.minSize is a JSON string; want an integer") {
+		t.Errorf("type error = %v", err)
+	}
+}
+
+// TestDecodeKeepsAGivenZero: a field the JSON sets keeps its value, zero
+// included; only a field it leaves out takes its default.
+func TestDecodeKeepsAGivenZero(t *testing.T) {
+	s, err := Decode([]byte(`{"name": "web", "compute": {"minSize": 0}, "service": {"healthCheckGracePeriod": 0, "logRetentionDays": 0}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Compute.MinSize != 0 || s.Service.HealthCheckGracePeriod != 0 || s.Service.LogRetentionDays != 0 {
+		t.Errorf("given zeros became %d, %d, %d", s.Compute.MinSize, s.Service.HealthCheckGracePeriod, s.Service.LogRetentionDays)
+	}
+	if !s.Given("compute.minSize") || s.Given("compute.maxSize") {
+		t.Errorf("Given(minSize) = %t, Given(maxSize) = %t", s.Given("compute.minSize"), s.Given("compute.maxSize"))
+	}
+	if s.Compute.MaxSize != 6 || s.Service.DesiredCount != 2 {
+		t.Errorf("fields left out lost their defaults: %+v", s.Compute)
+	}
+	if err := complete(s).Validate(); err != nil {
+		t.Errorf("a minimum of 0 instances is valid: %v", err)
+	}
+	// A zero where zero means nothing is reported, not replaced.
+	s, err = Decode([]byte(`{"name": "web", "compute": {"rootVolumeGiB": 0}, "service": {"cpu": 0}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := complete(s).Validate(); err == nil || !strings.Contains(err.Error(), "compute.rootVolumeGiB 0") || !strings.Contains(err.Error(), "service.cpu 0") {
+		t.Errorf("explicit zeros validated as %v", err)
+	}
+}
+
+// TestDerivedSubnetsFollowTheVPC: subnets left out are planned inside the
+// VPC the spec gives, one public and one private per zone.
+func TestDerivedSubnetsFollowTheVPC(t *testing.T) {
+	tests := []struct {
+		vpc              string
+		zones            int
+		public, private  []string
+		wantErrSubstring string
+	}{
+		{DefaultVPCCIDR, 2, []string{"10.40.0.0/24", "10.40.1.0/24"}, []string{"10.40.16.0/20", "10.40.32.0/20"}, ""},
+		{"172.16.0.0/16", 3, []string{"172.16.0.0/24", "172.16.1.0/24", "172.16.2.0/24"}, []string{"172.16.16.0/20", "172.16.32.0/20", "172.16.48.0/20"}, ""},
+		{"10.8.0.0/20", 2, []string{"10.8.0.0/28", "10.8.0.16/28"}, []string{"10.8.1.0/24", "10.8.2.0/24"}, ""},
+		{"192.168.4.0/24", 2, []string{"192.168.4.0/26", "192.168.4.64/26"}, []string{"192.168.4.128/26", "192.168.4.192/26"}, ""},
+		{"192.168.4.0/26", 2, []string{"192.168.4.0/28", "192.168.4.16/28"}, []string{"192.168.4.32/28", "192.168.4.48/28"}, ""},
+		{"192.168.4.0/27", 2, nil, nil, "too small"},
+	}
+	for _, tt := range tests {
+		raw := fmt.Sprintf(`{"name": "web", "network": {"vpcCidr": %q, "azCount": %d}}`, tt.vpc, tt.zones)
+		s, err := Decode([]byte(raw))
+		if tt.wantErrSubstring != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErrSubstring) {
+				t.Errorf("%s: Decode = %v, want %q", tt.vpc, err, tt.wantErrSubstring)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tt.vpc, err)
+		}
+		if !slices.Equal(s.Network.PublicSubnets, tt.public) || !slices.Equal(s.Network.PrivateSubnets, tt.private) {
+			t.Errorf("%s over %d zones: public %v private %v, want %v %v", tt.vpc, tt.zones, s.Network.PublicSubnets, s.Network.PrivateSubnets, tt.public, tt.private)
+		}
+		v := complete(s)
+		v.Compute.DesiredCapacity, v.Compute.MinSize, v.Service.MinCount, v.Service.DesiredCount = 3, 3, 3, 3
+		if err := v.Validate(); err != nil {
+			t.Errorf("%s: the derived subnets do not validate: %v", tt.vpc, err)
+		}
+	}
+	// Given subnets are kept; pinned zones set the zone count.
+	s, err := Decode([]byte(`{"network": {"azs": ["us-east-1a", "us-east-1b", "us-east-1c"], "publicSubnets": ["10.40.0.0/24", "10.40.1.0/24", "10.40.2.0/24"]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Network.AZCount != 3 || s.Network.PublicSubnets[2] != "10.40.2.0/24" || len(s.Network.PrivateSubnets) != 3 {
+		t.Errorf("network = %+v", s.Network)
 	}
 }
 

@@ -43,7 +43,7 @@ func TestHandlerRunsEachOpOfItsLayer(t *testing.T) {
 	f := &fakeLayer{}
 	h := &Handler[*fakeLayer]{Layer: f.layer(), Clients: f, Stack: "web", Log: slog.New(slog.DiscardHandler)}
 	ctx := context.Background()
-	spec, _ := json.Marshal(stack.Spec{Name: "web"})
+	spec, _ := json.Marshal(stack.Defaults("web"))
 
 	out, err := h.Handle(ctx, Request{Op: OpReconcile, Spec: spec, ExecutionARN: "arn:exec"})
 	if o, ok := out.(*stack.NetworkOutput); err != nil || !ok || o.VPCID != "vpc-1" || len(f.reconciled) != 1 || f.reconciled[0] != "web arn:exec" {
