@@ -47,7 +47,7 @@ func TestStackThroughEndpointChain(t *testing.T) {
 		return out.String()
 	}
 
-	if out := stack("plan"); !strings.Contains(out, "+ create network ec2:vpc vpc") || !strings.Contains(out, "1 to update") || !strings.Contains(out, "now that its capacity provider exists") {
+	if out := stack("plan"); !strings.Contains(out, "+ create network ec2:vpc vpc") || !strings.Contains(out, "2 to update") || !strings.Contains(out, "now that its capacity provider exists") {
 		t.Errorf("plan on an empty account:\n%s", out)
 	}
 	var plan struct {

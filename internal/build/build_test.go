@@ -92,15 +92,17 @@ func TestPlanOnEmptyAccountListsEverything(t *testing.T) {
 	if n := awsclient.Total(f.calls.Mutations()); n != 0 {
 		t.Fatalf("plan made %d mutating calls: %v", n, f.calls.Mutations())
 	}
-	// The only update is the group's scale-out, once its capacity provider
+	// The only updates are the VPC's default security group, stripped of
+	// its rules, and the group's scale-out, once its capacity provider
 	// exists.
-	if u := plan.Count(stack.Update); u != 1 || !strings.Contains(plan.String(), "~ update compute autoscaling:group asg (plan-asg): scale out to 2") {
-		t.Errorf("plan on an empty account has %d updates, want the group's scale-out:\n%s", u, plan)
+	if u := plan.Count(stack.Update); u != 2 || !strings.Contains(plan.String(), "~ update compute autoscaling:group asg (plan-asg): scale out to 2") ||
+		!strings.Contains(plan.String(), "~ update network ec2:security-group default-sg: revoke the default group's rules") {
+		t.Errorf("plan on an empty account has %d updates, want the default group's and the group's scale-out:\n%s", u, plan)
 	}
 	want := map[string]int{
 		"ec2:vpc": 1, "ec2:subnet": 4, "ec2:internet-gateway": 1, "ec2:elastic-ip": 2, "ec2:nat-gateway": 2,
 		"ec2:route-table": 3, "ec2:route": 3, "ec2:route-table-association": 4,
-		"ec2:security-group": 3, "ec2:security-group-rule": 3,
+		"ec2:security-group": 3, "ec2:security-group-rule": 6,
 		"ecs:cluster": 1, "ecs:cluster-capacity-providers": 1, "ec2:launch-template": 1, "autoscaling:group": 1, "ecs:capacity-provider": 1,
 		"elbv2:load-balancer": 1, "elbv2:target-group": 1, "elbv2:listener": 1,
 		"ecs:task-definition": 1, "cloudwatch:alarm": 6, "ecs:service": 1,
@@ -117,10 +119,11 @@ func TestPlanOnEmptyAccountListsEverything(t *testing.T) {
 			t.Errorf("plan creates %d %s, want %d", got[res], res, n)
 		}
 	}
-	// The only delete is the allow-all egress AWS gives every new group,
-	// which the load balancer's group must not keep.
-	if d := plan.Count(stack.Delete); d != 1 || !strings.Contains(plan.String(), "- delete security ec2:security-group-rule alb-sg") {
-		t.Errorf("plan has %d deletes, want the load balancer group's default egress:\n%s", d, plan)
+	// The only deletes are the allow-all egress AWS gives every new group,
+	// which the load balancer's and the tasks' groups must not keep.
+	if d := plan.Count(stack.Delete); d != 2 || !strings.Contains(plan.String(), "- delete security ec2:security-group-rule alb-sg") ||
+		!strings.Contains(plan.String(), "- delete security ec2:security-group-rule task-sg") {
+		t.Errorf("plan has %d deletes, want the load balancer's and the tasks' groups' default egress:\n%s", d, plan)
 	}
 	if s := plan.String(); !strings.Contains(s, "to create") {
 		t.Errorf("human-readable plan lacks its summary:\n%s", s)

@@ -24,7 +24,9 @@ import (
 
 	"github.com/ecsplane/ecsplane/internal/build"
 	"github.com/ecsplane/ecsplane/internal/compute"
+	"github.com/ecsplane/ecsplane/internal/ingress"
 	"github.com/ecsplane/ecsplane/internal/service"
+	"github.com/ecsplane/ecsplane/internal/stack"
 )
 
 // captured records the inputs of one operation as the SDK sends them.
@@ -143,10 +145,27 @@ func TestTopologyMatchesDesign(t *testing.T) {
 		ruleSet[aws.ToString(g.GroupId)] = describeRules(g)
 	}
 	alb, task, inst := l.Security.ALBSecurityGroupID, l.Security.TaskSecurityGroupID, l.Security.InstanceSecurityGroupID
+	// 443 stays closed without an HTTPS listener; tasks reach only HTTPS
+	// and DNS; the VPC's default group, tagged as the stack's, has no
+	// rule left.
+	vpcCIDR := spec.Network.VPCCIDR
 	wantRules := map[string][]string{
 		alb:  {"egress tcp 80-80 " + task, "ingress tcp 80-80 0.0.0.0/0"},
-		task: {"egress -1 0.0.0.0/0", "ingress tcp 80-80 " + alb},
+		task: {"egress tcp 443-443 0.0.0.0/0", "egress tcp 53-53 " + vpcCIDR, "egress udp 53-53 " + vpcCIDR, "ingress tcp 80-80 " + alb},
 		inst: {"egress -1 0.0.0.0/0"},
+	}
+	var defaultGroup string
+	for _, g := range sgs.SecurityGroups {
+		if aws.ToString(g.GroupName) == "default" {
+			defaultGroup = aws.ToString(g.GroupId)
+			wantRules[defaultGroup] = nil
+			if aws.ToString(g.VpcId) != l.Network.VPCID {
+				t.Errorf("default group %s of %s, want the stack's VPC's", defaultGroup, aws.ToString(g.VpcId))
+			}
+		}
+	}
+	if defaultGroup == "" || len(ruleSet) != 4 {
+		t.Errorf("security groups %v, want the three of the design and the VPC's default one", ruleSet)
 	}
 	for id, want := range wantRules {
 		if got := ruleSet[id]; !slices.Equal(got, want) {
@@ -177,6 +196,10 @@ func TestTopologyMatchesDesign(t *testing.T) {
 	ud, _ := base64.StdEncoding.DecodeString(aws.ToString(data.UserData))
 	if !strings.Contains(string(ud), "ECS_CLUSTER="+l.Compute.ClusterName+"\n") {
 		t.Errorf("user data does not join cluster %s:\n%s", l.Compute.ClusterName, ud)
+	}
+	// awsvpc tasks cannot reach the instance role's credentials.
+	if !strings.Contains(string(ud), "\nECS_AWSVPC_BLOCK_IMDS=true\n") {
+		t.Errorf("user data does not block the metadata service from awsvpc tasks:\n%s", ud)
 	}
 
 	// Auto Scaling group over both private subnets, with both hooks.
@@ -228,6 +251,11 @@ func TestTopologyMatchesDesign(t *testing.T) {
 	}
 	if lb.Scheme != "internet-facing" || !sameSet(lbSubnets, l.Network.PublicSubnetIDs) || l.Ingress.DNSName == "" {
 		t.Errorf("load balancer %s over %v, DNS %q; want internet-facing over %v", lb.Scheme, lbSubnets, l.Ingress.DNSName, l.Network.PublicSubnetIDs)
+	}
+	// Invalid header fields dropped; not a production stack, so no
+	// deletion protection; no access logs asked for.
+	if got := lbAttributes(t, c.ELB, l.Ingress.LoadBalancerARN); got[ingress.AttrDropInvalidHeaders] != "true" || got[ingress.AttrDeletionProtection] != "false" || got[ingress.AttrAccessLogs] != "false" {
+		t.Errorf("load balancer attributes %v", got)
 	}
 	tgs, err := c.ELB.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{TargetGroupArns: []string{l.Ingress.TargetGroupARN}})
 	if err != nil {
@@ -293,6 +321,42 @@ func TestTopologyMatchesDesign(t *testing.T) {
 	if !sameSet(metrics, []string{"ECSServiceAverageCPUUtilization", "ECSServiceAverageMemoryUtilization"}) {
 		t.Errorf("target tracking on %v, want CPU and memory", metrics)
 	}
+
+	// The same stack made a production one with access logs: deletion
+	// protection and the logs' bucket, in one change. (moto keeps the
+	// attribute but does not refuse the delete; TestProductionLoadBalancer
+	// checks that on the simulator.)
+	prod := spec
+	prod.Production = true
+	prod.Ingress.AccessLogs = &stack.AccessLogs{Bucket: "topo-alb-logs", Prefix: "topo"}
+	r := stack.NewRun(prod, false, "production", nil)
+	if _, err := build.Apply(ctx, f.clients, r); err != nil {
+		t.Fatal(err)
+	}
+	if p := r.Plan(); len(p.Changes) != 1 || p.Changes[0].Resource != "elbv2:load-balancer" {
+		t.Errorf("making the stack a production one changed:\n%s", p)
+	}
+	got := lbAttributes(t, c.ELB, l.Ingress.LoadBalancerARN)
+	for k, v := range map[string]string{ingress.AttrDeletionProtection: "true", ingress.AttrDropInvalidHeaders: "true", ingress.AttrAccessLogs: "true",
+		ingress.AttrAccessLogsBucket: "topo-alb-logs", ingress.AttrAccessLogsPrefix: "topo"} {
+		if got[k] != v {
+			t.Errorf("production load balancer's %s = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+// lbAttributes reads a load balancer's attributes as a map.
+func lbAttributes(t *testing.T, api *elb.Client, arn string) map[string]string {
+	t.Helper()
+	out, err := api.DescribeLoadBalancerAttributes(context.Background(), &elb.DescribeLoadBalancerAttributesInput{LoadBalancerArn: aws.String(arn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, a := range out.Attributes {
+		m[aws.ToString(a.Key)] = aws.ToString(a.Value)
+	}
+	return m
 }
 
 func sameSet(a, b []string) bool {

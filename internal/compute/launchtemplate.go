@@ -13,11 +13,15 @@ import (
 	"github.com/ecsplane/ecsplane/internal/stack"
 )
 
-// UserData is the instance's boot script: it joins the cluster.
+// UserData is the instance's boot script: it joins the cluster, and
+// keeps awsvpc tasks from the instance's metadata service and so from the
+// instance role's credentials (ECS_AWSVPC_BLOCK_IMDS,
+// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-agent-config.html).
 func UserData(spec stack.Spec) string {
 	return "#!/bin/bash\n" +
 		"cat >> /etc/ecs/ecs.config <<'CONFIG'\n" +
 		"ECS_CLUSTER=" + ClusterName(spec) + "\n" +
+		"ECS_AWSVPC_BLOCK_IMDS=true\n" +
 		"ECS_ENABLE_TASK_IAM_ROLE=true\n" +
 		"ECS_ENABLE_CONTAINER_METADATA=true\n" +
 		"ECS_CONTAINER_STOP_TIMEOUT=60s\n" +

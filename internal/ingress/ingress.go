@@ -1,5 +1,6 @@
 // Package ingress reconciles the internet-facing Application Load Balancer
-// over the public subnets, the service's target group (ip targets, health
+// over the public subnets (dropping invalid header fields, with deletion
+// protection in production and access logs when the spec asks for them), the service's target group (ip targets, health
 // checked on the service's health path) and the listeners: plain HTTP on
 // 80, or, when the stack has a certificate, HTTPS on 443 with a current TLS
 // policy and 80 redirecting to it. A listener the spec no longer wants is
@@ -192,7 +193,8 @@ func reconcileLoadBalancer(ctx context.Context, api ELBAPI, run *stack.Run, lb *
 	spec := run.Spec
 	if lb == nil {
 		var dns string
-		arn, err := run.Do(ctx, stack.NewChange(Layer, stack.Create, "elbv2:load-balancer", LoadBalancer, "", "internet-facing over "+strings.Join(subnets, ", ")),
+		attrs := Attributes(spec)
+		arn, err := run.Do(ctx, stack.NewChange(Layer, stack.Create, "elbv2:load-balancer", LoadBalancer, "", "internet-facing over "+strings.Join(subnets, ", ")+"; "+renderAttributes(attrs)),
 			func(ctx context.Context) (string, error) {
 				out, err := api.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
 					Name: aws.String(LoadBalancerName(spec)), Type: types.LoadBalancerTypeEnumApplication,
@@ -203,11 +205,15 @@ func reconcileLoadBalancer(ctx context.Context, api ELBAPI, run *stack.Run, lb *
 					return "", err
 				}
 				dns = aws.ToString(out.LoadBalancers[0].DNSName)
-				return aws.ToString(out.LoadBalancers[0].LoadBalancerArn), nil
+				arn := aws.ToString(out.LoadBalancers[0].LoadBalancerArn)
+				return arn, setAttributes(ctx, api, arn, attrs)
 			})
 		return arn, dns, err
 	}
 	arn := aws.ToString(lb.LoadBalancerArn)
+	if err := reconcileAttributes(ctx, api, run, arn); err != nil {
+		return "", "", err
+	}
 	if lb.Scheme != types.LoadBalancerSchemeEnumInternetFacing {
 		return "", "", handlererr.Invalid(fmt.Sprintf("load balancer %s is %s; the scheme cannot change, so delete it and apply again", arn, lb.Scheme))
 	}
@@ -323,6 +329,10 @@ func Destroy(ctx context.Context, c Clients, run *stack.Run) error {
 		arn := aws.ToString(inv.lb.LoadBalancerArn)
 		if err := run.Delete(ctx, stack.NewChange(Layer, stack.Delete, "elbv2:load-balancer", LoadBalancer, arn, ""), func(ctx context.Context) error {
 			_, err := api.DeleteLoadBalancer(ctx, &elb.DeleteLoadBalancerInput{LoadBalancerArn: aws.String(arn)})
+			if awserr.Code(err) == "OperationNotPermitted" {
+				return fmt.Errorf("the load balancer has deletion protection, as a production stack's has; an operator lifts it with "+
+					"`aws elbv2 modify-load-balancer-attributes --load-balancer-arn %s --attributes Key=%s,Value=false`, then the teardown goes on: %w", arn, AttrDeletionProtection, err)
+			}
 			return err
 		}); err != nil {
 			return err

@@ -1,5 +1,6 @@
-// Package network reconciles the stack's network layer: the VPC, one public
-// and one private subnet per Availability Zone, the internet gateway, an
+// Package network reconciles the stack's network layer: the VPC (whose
+// default security group it strips of its rules), one public and one
+// private subnet per Availability Zone, the internet gateway, an
 // Elastic IP and a NAT gateway per zone (so losing one zone leaves the
 // other's egress intact), and the route tables with their routes and
 // associations. It deletes what is tagged for the stack but no longer
@@ -86,6 +87,9 @@ func Reconcile(ctx context.Context, c Clients, run *stack.Run, _ Inputs) (*stack
 		return nil, err
 	}
 	if out.VPCID, err = reconcileVPC(ctx, api, run, inv); err != nil {
+		return nil, err
+	}
+	if err := reconcileDefaultGroup(ctx, api, run, out.VPCID); err != nil {
 		return nil, err
 	}
 	if out.InternetGatewayID, err = reconcileIGW(ctx, api, run, inv, out.VPCID); err != nil {

@@ -2,7 +2,8 @@
 // exactly as DESIGN.md §2 lists them: the load balancer's group takes HTTP
 // from the internet, and HTTPS only when the stack has a certificate, and
 // reaches only the tasks; the tasks' group admits only the load balancer, on
-// the service port; the instances' group admits nothing. A group tagged for
+// the service port, and lets out only HTTPS and DNS to the VPC's resolver;
+// the instances' group admits nothing. A group tagged for
 // the stack that the layer does not want is deleted. IAM roles are template
 // resources and not managed here.
 package security
@@ -145,8 +146,13 @@ func Desired(spec stack.Spec, ids stack.SecurityOutput) map[string][]Rule {
 		ALB: append(alb, Rule{Egress: true, Protocol: "tcp", From: port, To: port, Group: ids.TaskSecurityGroupID}),
 		Task: {
 			{Protocol: "tcp", From: port, To: port, Group: ids.ALBSecurityGroupID},
-			// Tasks pull images and call AWS APIs through the NAT gateways.
-			allEgress,
+			// The app reaches HTTPS services through the NAT gateways and
+			// resolves names with the VPC's resolver; nothing else leaves
+			// a task. (The images are pulled and the logs shipped by the
+			// container agent, through the instance's own interface.)
+			{Egress: true, Protocol: "tcp", From: 443, To: 443, CIDR: "0.0.0.0/0"},
+			{Egress: true, Protocol: "udp", From: 53, To: 53, CIDR: spec.Network.VPCCIDR},
+			{Egress: true, Protocol: "tcp", From: 53, To: 53, CIDR: spec.Network.VPCCIDR},
 		},
 		Instance: {allEgress},
 	}
@@ -168,6 +174,11 @@ func find(ctx context.Context, api EC2API, spec stack.Spec) (map[string]types.Se
 			return nil, fmt.Errorf("describing security groups: %w", err)
 		}
 		for _, g := range page.SecurityGroups {
+			// The VPC's default group carries the stack's tags too; it is
+			// the network layer's and goes with the VPC.
+			if aws.ToString(g.GroupName) == "default" {
+				continue
+			}
 			c := stack.EC2TagMap(g.Tags)[stack.TagComponent]
 			if _, dup := found[c]; dup {
 				return nil, &handlererr.ConflictError{Msg: fmt.Sprintf("two security groups are tagged as component %q of this stack", c)}

@@ -25,7 +25,7 @@ func TestDesiredRulesAreExactlyTheDesign(t *testing.T) {
 	}
 	want := map[string][]string{
 		ALB:      {"tcp/443 ingress from 0.0.0.0/0", "tcp/80 egress to sg-task", "tcp/80 ingress from 0.0.0.0/0"},
-		Task:     {"all traffic egress to 0.0.0.0/0", "tcp/80 ingress from sg-alb"},
+		Task:     {"tcp/443 egress to 0.0.0.0/0", "tcp/53 egress to 10.40.0.0/16", "tcp/80 ingress from sg-alb", "udp/53 egress to 10.40.0.0/16"},
 		Instance: {"all traffic egress to 0.0.0.0/0"},
 	}
 	for c, w := range want {

@@ -535,3 +535,26 @@ func TestInstancesMoveThroughStatesOverTime(t *testing.T) {
 		t.Fatalf("instances tagged Name=node: %+v, want the surviving one", byTag.Reservations)
 	}
 }
+
+// TestDefaultSecurityGroupRules: a new VPC's default group admits all
+// traffic from itself and allows all outbound traffic, as the table of
+// https://docs.aws.amazon.com/vpc/latest/userguide/default-security-group.html
+// lists its rules.
+func TestDefaultSecurityGroupRules(t *testing.T) {
+	e := newEnv(t, sim.Options{Seed: 1})
+	n := e.network(t)
+	out, err := e.ec2.DescribeSecurityGroups(context.Background(), &ec2.DescribeSecurityGroupsInput{Filters: []types.Filter{
+		{Name: aws.String("vpc-id"), Values: []string{n.vpcID}}, {Name: aws.String("group-name"), Values: []string{"default"}},
+	}})
+	if err != nil || len(out.SecurityGroups) != 1 {
+		t.Fatalf("default group: %v (%v)", out, err)
+	}
+	g := out.SecurityGroups[0]
+	in, eg := g.IpPermissions, g.IpPermissionsEgress
+	if len(in) != 1 || aws.ToString(in[0].IpProtocol) != "-1" || len(in[0].UserIdGroupPairs) != 1 || aws.ToString(in[0].UserIdGroupPairs[0].GroupId) != aws.ToString(g.GroupId) {
+		t.Errorf("inbound %+v, want all traffic from the group itself", in)
+	}
+	if len(eg) != 1 || aws.ToString(eg[0].IpProtocol) != "-1" || len(eg[0].IpRanges) != 1 || aws.ToString(eg[0].IpRanges[0].CidrIp) != "0.0.0.0/0" {
+		t.Errorf("outbound %+v, want all traffic to 0.0.0.0/0", eg)
+	}
+}

@@ -141,7 +141,12 @@ func (s *Sim) createVpc(in *ec2.CreateVpcInput) (*ec2.CreateVpcOutput, error) {
 	v := &vpc{meta: s.newMeta(s.newID("vpc"), tags[types.ResourceTypeVpc]), cidr: cidr, cidrAssocID: s.newID("vpc-cidr-assoc"), dnsSupport: true}
 	s.ec2.vpcs[v.id] = v
 	v.mainRouteTable = s.newRouteTable(v, true).id
-	v.defaultGroup = s.newSecurityGroup(v.id, "default", "default VPC security group", nil).id
+	// The default group admits all traffic from itself and allows all
+	// outbound traffic
+	// (https://docs.aws.amazon.com/vpc/latest/userguide/default-security-group.html).
+	def := s.newSecurityGroup(v.id, "default", "default VPC security group", nil)
+	def.rules = append(def.rules, &sgRule{meta: s.newMeta(s.newID("sgr"), nil), groupID: def.id, protocol: "-1", from: -1, to: -1, peerGroup: def.id})
+	v.defaultGroup = def.id
 	out := s.vpcOut(v, types.VpcStatePending)
 	return &ec2.CreateVpcOutput{Vpc: &out}, nil
 }
