@@ -107,6 +107,15 @@
 //     (ResourceInUse); moto accepts all three.
 //   - CompleteLifecycleAction with an unknown token fails with
 //     ValidationError; moto fails with a malformed 500 response.
+//   - A new VPC's default security group admits all traffic from itself,
+//     as AWS documents; moto gives it the outbound rule only.
+//   - DescribeInstanceTypeOfferings lists a small table of current types
+//     (ec2_offerings.go), each offered in every zone: AWS publishes which
+//     types a Region has but no table by zone, so the simulator chooses
+//     "every zone" and lets a test take a type out of one
+//     (WithdrawOffering), as older zones lack some types. moto answers from
+//     a recorded table of AWS's real offerings. RunInstances does not
+//     consult the table: any type launches.
 //   - Behaviour moto does not model at all: instances move through pending,
 //     running, shutting-down and terminated over time; lifecycle hooks hold
 //     instances in Pending:Wait and Terminating:Wait until completed,

@@ -33,6 +33,9 @@ type ec2State struct {
 	launchTemplates map[string]*launchTemplate
 	instances       map[string]*instance
 	dhcpOptionsID   string
+	// withdrawn are the instance types WithdrawOffering took out of a
+	// zone, by type and zone name.
+	withdrawn map[[2]string]bool
 }
 
 func newEC2State() *ec2State {
@@ -46,6 +49,7 @@ func newEC2State() *ec2State {
 		securityGroups:  map[string]*securityGroup{},
 		launchTemplates: map[string]*launchTemplate{},
 		instances:       map[string]*instance{},
+		withdrawn:       map[[2]string]bool{},
 	}
 }
 

@@ -32,12 +32,21 @@ var captureInput = middleware.InitializeMiddlewareFunc(CaptureInputID, func(ctx 
 // addMiddleware installs the simulator in an operation's stack: one
 // Initialize middleware after the SDK's input validation keeps the typed
 // input, and one Finalize middleware after retry and signing answers it.
-func (s *Sim) addMiddleware(stack *middleware.Stack) error {
+func (s *Sim) addMiddleware(stack *middleware.Stack) error { return s.install(stack, false) }
+
+// addOverlay is addMiddleware for ConfigOver: the operations of services
+// the simulator does not simulate go on to the network.
+func (s *Sim) addOverlay(stack *middleware.Stack) error { return s.install(stack, true) }
+
+func (s *Sim) install(stack *middleware.Stack, passThrough bool) error {
 	if err := stack.Initialize.Add(captureInput, middleware.After); err != nil {
 		return err
 	}
-	answer := middleware.FinalizeMiddlewareFunc(AnswerID, func(ctx context.Context, _ middleware.FinalizeInput, _ middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+	answer := middleware.FinalizeMiddlewareFunc(AnswerID, func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 		svc, op := awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx)
+		if _, simulated := services[svc]; passThrough && !simulated {
+			return next.HandleFinalize(ctx, in)
+		}
 		out, requestID, err := s.dispatch(svc, op, middleware.GetStackValue(ctx, inputKey{}))
 		var md middleware.Metadata
 		awsmiddleware.SetRequestIDMetadata(&md, requestID)

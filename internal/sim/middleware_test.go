@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
@@ -229,5 +231,41 @@ func TestRunFollowsWallTimeAtItsSpeed(t *testing.T) {
 	time.Sleep(30 * time.Millisecond)
 	if !s.Now().Equal(stopped) {
 		t.Fatal("virtual clock kept moving after Run returned")
+	}
+}
+
+// TestConfigOverPassesOtherServicesThrough: over a configuration that
+// reaches a server, the simulator answers its own services and lets the
+// others' requests reach that server.
+func TestConfigOverPassesOtherServicesThrough(t *testing.T) {
+	var reached []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached = append(reached, r.Header.Get("X-Amz-Target"))
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		_, _ = w.Write([]byte(`{"TableNames": ["ledger"]}`))
+	}))
+	defer srv.Close()
+	base := aws.Config{
+		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}, nil
+		}),
+	}
+	s := sim.New(sim.Options{Seed: 1})
+	cfg := s.ConfigOver(base)
+	ctx := context.Background()
+	zones, err := ec2.NewFromConfig(cfg).DescribeAvailabilityZones(ctx, &ec2.DescribeAvailabilityZonesInput{})
+	if err != nil || len(zones.AvailabilityZones) != 3 {
+		t.Fatalf("EC2 through the overlay: %v (%v), want the simulator's three zones", zones, err)
+	}
+	tables, err := dynamodb.NewFromConfig(cfg).ListTables(ctx, &dynamodb.ListTablesInput{})
+	if err != nil || len(tables.TableNames) != 1 || tables.TableNames[0] != "ledger" {
+		t.Fatalf("DynamoDB through the overlay: %v (%v), want the server's answer", tables, err)
+	}
+	if len(reached) != 1 || reached[0] != "DynamoDB_20120810.ListTables" {
+		t.Errorf("the server saw %v, want only the DynamoDB call", reached)
+	}
+	if n := s.CallCount(ec2.ServiceID, "DescribeAvailabilityZones"); n != 1 {
+		t.Errorf("the simulator saw %d EC2 calls, want 1", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -217,6 +218,21 @@ func (s *Sim) Config() aws.Config {
 		},
 		APIOptions: []func(*middleware.Stack) error{s.addMiddleware},
 	}
+}
+
+// ConfigOver returns base with the simulator answering the operations of
+// the services it simulates, as in Config, and every other service's
+// going where base sends them. The tests and the local environment put it
+// over moto's configuration, so that IAM, DynamoDB and CloudWatch Logs,
+// which moto reproduces, are moto's, and one configuration serves a
+// function that calls both. The retryer is Config's, with backoff on
+// simulated time.
+func (s *Sim) ConfigOver(base aws.Config) aws.Config {
+	cfg := base.Copy()
+	sim := s.Config()
+	cfg.Region, cfg.Retryer = sim.Region, sim.Retryer
+	cfg.APIOptions = append(slices.Clone(cfg.APIOptions), s.addOverlay)
+	return cfg
 }
 
 // lockedRun runs fn under the state lock; every exported mutator goes
