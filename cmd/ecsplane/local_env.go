@@ -58,7 +58,7 @@ func startLocalControlPlane(ctx context.Context, env *local.Env, templatePath, s
 		pseudo: local.Pseudo{AccountID: local.Account, Region: local.Region, StackName: stackName},
 		cfg:    local.Config(env.Endpoint()),
 	}
-	lc.simCfg = s.Config()
+	lc.simCfg = s.ConfigOver(lc.cfg)
 	lc.simCfg.APIOptions = append(lc.simCfg.APIOptions, lc.calls.Middleware())
 	fns, err := tmpl.Functions(local.NewNames(tmpl, lc.pseudo, nil, prefix, nil))
 	if err != nil {

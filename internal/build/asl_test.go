@@ -258,14 +258,15 @@ func runToSteadyService(t *testing.T, m *machine) *awstest.Execution {
 
 // TestBuildMachineOnSimulator runs statemachine/build.asl.json in moto's
 // engine with the real functions, their EC2, Auto Scaling, ECS, ELB,
-// CloudWatch and Application Auto Scaling clients on the simulator. Each
+// CloudWatch and Application Auto Scaling clients on the simulator, and
+// CloudWatch Logs in moto. Each
 // Wait state stands for 15 simulated seconds. The service's creation goes
 // through the shared deployment path, and the ledger holds its verdict.
 func TestBuildMachineOnSimulator(t *testing.T) {
 	sfnEnv := awstest.NewStepFunctions(t)
 	s := sim.New(sim.Options{Seed: 11})
 	wall := time.Now()
-	cfg := s.Config()
+	cfg := s.ConfigOver(sfnEnv.Config)
 	m := newMachine(t, sfnEnv, "build.asl.json", machineOptions{cfg: &cfg, account: s.AccountID(), wrap: onSimulator(s, func() { s.Advance(15 * time.Second) })})
 	start := s.Now()
 	exec := runToSteadyService(t, m)
@@ -292,7 +293,7 @@ func TestBuildMachineOnSimulatorWithFaults(t *testing.T) {
 		s.SetConsistencyDelay(svc, 2*time.Second)
 	}
 	runningClock(t, s, func(wait func()) *stack.Outputs {
-		cfg := s.Config()
+		cfg := s.ConfigOver(sfnEnv.Config)
 		m := newMachine(t, sfnEnv, "build.asl.json", machineOptions{cfg: &cfg, account: s.AccountID(), wrap: onSimulator(s, wait)})
 		runToSteadyService(t, m)
 		throttled, missed := 0, 0
@@ -324,7 +325,7 @@ func TestBuildMachineOnSimulatorWithFaults(t *testing.T) {
 func TestTeardownMachineOnSimulator(t *testing.T) {
 	sfnEnv := awstest.NewStepFunctions(t)
 	s := sim.New(sim.Options{Seed: 13})
-	cfg := s.Config()
+	cfg := s.ConfigOver(sfnEnv.Config)
 	m := newMachine(t, sfnEnv, "teardown.asl.json", machineOptions{cfg: &cfg, account: s.AccountID(),
 		wrap: controlplane.BetweenRounds(func(context.Context, step.Request) error { s.Advance(15 * time.Second); return nil })})
 	f := &simStack{sim: s, clients: m.cp.Clients, sdk: m.sdk, calls: m.calls, ledger: m.ledger, spec: testSpec(t, machineStack, s.AccountID())}

@@ -9,6 +9,7 @@ import (
 	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -51,6 +52,7 @@ type fixture struct {
 // own looks at what a build made.
 type sdk struct {
 	EC2            *ec2.Client
+	Logs           *cloudwatchlogs.Client
 	SSM            *ssm.Client
 	AutoScaling    *autoscaling.Client
 	ECS            *ecs.Client
@@ -61,7 +63,7 @@ type sdk struct {
 
 func newSDK(cfg aws.Config) sdk {
 	return sdk{
-		EC2: ec2.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), AutoScaling: autoscaling.NewFromConfig(cfg), ECS: ecs.NewFromConfig(cfg),
+		EC2: ec2.NewFromConfig(cfg), Logs: cloudwatchlogs.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), AutoScaling: autoscaling.NewFromConfig(cfg), ECS: ecs.NewFromConfig(cfg),
 		ELB: elb.NewFromConfig(cfg), CloudWatch: service.NewCloudWatch(cfg), AppAutoScaling: aas.NewFromConfig(cfg),
 	}
 }
@@ -105,7 +107,7 @@ func TestPlanOnEmptyAccountListsEverything(t *testing.T) {
 		"ec2:security-group": 3, "ec2:security-group-rule": 6,
 		"ecs:cluster": 1, "ecs:cluster-capacity-providers": 1, "ec2:launch-template": 1, "autoscaling:group": 1, "ecs:capacity-provider": 1,
 		"elbv2:load-balancer": 1, "elbv2:target-group": 1, "elbv2:listener": 1,
-		"ecs:task-definition": 1, "cloudwatch:alarm": 6, "ecs:service": 1,
+		"logs:log-group": 1, "ecs:task-definition": 1, "cloudwatch:alarm": 6, "ecs:service": 1,
 		"application-autoscaling:scalable-target": 1, "application-autoscaling:scaling-policy": 2,
 	}
 	got := map[string]int{}

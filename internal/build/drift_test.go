@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -79,9 +80,10 @@ func TestDestroyLeavesNothingTagged(t *testing.T) {
 	f := newFixture(t, "gone")
 	f.run(t, false)
 	ctx := context.Background()
-	// 30 with the VPC's default security group, which the stack tags.
-	if before := tagged(t, f.sdk, f.spec); len(before) != 30 {
-		t.Fatalf("before destroy the lookup finds %d resources, want 30: %v", len(before), before)
+	// 31 with the VPC's default security group, which the stack tags, and
+	// the containers' log group.
+	if before := tagged(t, f.sdk, f.spec); len(before) != 31 {
+		t.Fatalf("before destroy the lookup finds %d resources, want 31: %v", len(before), before)
 	}
 	if err := build.DestroyAll(ctx, f.clients, stack.NewRun(f.spec, false, "destroy", nil), build.Sleep(10*time.Millisecond), 5); err != nil {
 		t.Fatal(err)
@@ -157,6 +159,8 @@ func tagged(t *testing.T, c sdk, spec stack.Spec) []string {
 		tds, err := c.ECS.ListTaskDefinitions(ctx, &ecs.ListTaskDefinitionsInput{FamilyPrefix: aws.String(spec.Name), Status: status})
 		check("task definition "+string(status), len(tds.TaskDefinitionArns), err)
 	}
+	logGroups, err := c.Logs.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String(spec.WithDefaults().Service.LogGroup)})
+	check("log group", len(logGroups.LogGroups), err)
 	return left
 }
 

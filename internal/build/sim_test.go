@@ -23,8 +23,9 @@ import (
 
 // simStack runs the build against the simulator, which reproduces what
 // moto does not: Auto Scaling balancing across zones, container instances
-// registering, tasks running and targets turning healthy. The ledger is in
-// moto, in an account of the test's own; calls counts both.
+// registering, tasks running and targets turning healthy. DynamoDB (the
+// ledger) and CloudWatch Logs are moto's, in an account of the test's own;
+// calls counts both.
 type simStack struct {
 	sim     *sim.Sim
 	clients build.Clients
@@ -38,12 +39,10 @@ func simFixture(t testing.TB, seed uint64) *simStack {
 	t.Helper()
 	s := sim.New(sim.Options{Seed: seed})
 	calls := awsclient.NewCalls()
-	cfg := s.Config()
-	cfg.APIOptions = append(cfg.APIOptions, calls.Middleware())
 	env := awstest.Moto(t)
-	dcfg := env.Config.Copy()
-	dcfg.APIOptions = append(dcfg.APIOptions, calls.Middleware())
-	led := ledger.New(dynamodb.NewFromConfig(dcfg), awstest.LedgerTable(t, env))
+	cfg := s.ConfigOver(env.Config)
+	cfg.APIOptions = append(cfg.APIOptions, calls.Middleware())
+	led := ledger.New(dynamodb.NewFromConfig(cfg), awstest.LedgerTable(t, env))
 	return &simStack{sim: s, clients: build.NewClients(cfg, build.Options{Ledger: led}), sdk: newSDK(cfg), calls: calls, ledger: led,
 		spec: testSpec(t, "simstack", s.AccountID())}
 }

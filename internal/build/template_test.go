@@ -147,6 +147,7 @@ func yamlRoundTrip(v any, out *[]statement) (int, error) {
 var sdkPrefix = map[string]string{
 	"ec2": "ec2", "ssm": "ssm", "autoscaling": "autoscaling", "ecs": "ecs", "elasticloadbalancingv2": "elasticloadbalancing",
 	"cloudwatch": "cloudwatch", "applicationautoscaling": "application-autoscaling", "dynamodb": "dynamodb",
+	"cloudwatchlogs": "logs",
 }
 
 // implied are actions IAM checks without the function calling them by

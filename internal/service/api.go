@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/smithy-go"
@@ -66,10 +67,12 @@ type Config struct {
 	TableName string `env:"TABLE_NAME"`
 }
 
-// Clients are the layer's AWS clients, the ledger its deployments are
-// recorded in, and the region its containers log to.
+// Clients are the layer's AWS clients (CloudWatch Logs for the
+// containers' log group), the ledger its deployments are recorded in, and
+// the region its containers log to.
 type Clients struct {
 	ECS         ECSAPI
+	Logs        LogsAPI
 	CloudWatch  CloudWatchAPI
 	AutoScaling AutoScalingAPI
 	ELB         ELBAPI
@@ -83,7 +86,7 @@ type Clients struct {
 // as the ledger (nil for a plan).
 func NewClients(cfg aws.Config, led *ledger.Ledger) Clients {
 	return Clients{
-		ECS: ecs.NewFromConfig(cfg), CloudWatch: NewCloudWatch(cfg), AutoScaling: aas.NewFromConfig(cfg),
+		ECS: ecs.NewFromConfig(cfg), Logs: cloudwatchlogs.NewFromConfig(cfg), CloudWatch: NewCloudWatch(cfg), AutoScaling: aas.NewFromConfig(cfg),
 		ELB: elb.NewFromConfig(cfg), Ledger: led, Region: cfg.Region,
 	}
 }

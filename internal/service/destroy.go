@@ -16,7 +16,8 @@ import (
 )
 
 // Destroy deletes the scaling policies and target, the service (forced, so
-// it stops its tasks), the alarms and every revision of the task definition
+// it stops its tasks), the alarms, the containers' log group (unless the
+// build tagged it to be retained) and every revision of the task definition
 // family. While the service drains it returns a NotReadyError. Not-found
 // counts as done.
 func Destroy(ctx context.Context, c Clients, run *stack.Run) error {
@@ -77,6 +78,11 @@ func Destroy(ctx context.Context, c Clients, run *stack.Run) error {
 		return err
 	}
 	if err := deleteAlarms(ctx, c.CloudWatch, run, alarms, stack.SortedKeys(alarms)); err != nil {
+		return err
+	}
+	// The log group is found through the task definitions, so it goes
+	// first.
+	if err := destroyLogGroup(ctx, c.Logs, c.ECS, run); err != nil {
 		return err
 	}
 	return destroyTaskDefinitions(ctx, c.ECS, run)

@@ -1,5 +1,7 @@
-// Package service reconciles the ECS service layer: the awsvpc task
-// definition with the workload's containers, the CloudWatch alarms, the
+// Package service reconciles the ECS service layer: the containers' log
+// group (retention from the spec, tagged, deleted by a teardown unless the
+// spec retains it), the awsvpc task definition with the workload's
+// containers, the CloudWatch alarms, the
 // service itself (spread across Availability Zones, with the deployment
 // circuit breaker and alarm-based rollback), and target-tracking scaling on
 // CPU and memory through Application Auto Scaling.
@@ -105,6 +107,10 @@ func Reconcile(ctx context.Context, c Clients, run *stack.Run, in Inputs) (*stac
 	spec := run.Spec
 	w, err := NewWorkload(spec, c.Region)
 	if err != nil {
+		return nil, err
+	}
+	// The tasks' awslogs driver needs the group before a task starts.
+	if err := reconcileLogGroup(ctx, c.Logs, run); err != nil {
 		return nil, err
 	}
 	out := &stack.ServiceOutput{ClusterName: in.Compute.ClusterName, ServiceName: Name(spec)}
