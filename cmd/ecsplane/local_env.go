@@ -12,12 +12,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
 
 	"github.com/ecsplane/ecsplane/internal/awsclient"
 	"github.com/ecsplane/ecsplane/internal/ledger"
 	"github.com/ecsplane/ecsplane/internal/local"
 	"github.com/ecsplane/ecsplane/internal/local/controlplane"
 	"github.com/ecsplane/ecsplane/internal/sim"
+	"github.com/ecsplane/ecsplane/internal/stack"
 	"github.com/ecsplane/ecsplane/internal/step"
 )
 
@@ -85,6 +87,15 @@ func startLocalControlPlane(ctx context.Context, env *local.Env, templatePath, s
 	if err := lc.app.Verify(ctx, lc.cfg, env.Gateway); err != nil {
 		return nil, err
 	}
+	// The images a deployment expects in ECR before the first build: the
+	// app's initial one and the nginx one the template names.
+	planEnv := lc.functionEnvironment("PlanFunction")
+	for _, img := range []string{planEnv["IMAGE_REPOSITORY"] + ":" + stack.Defaults("").Service.ImageTag, planEnv["NGINX_IMAGE"]} {
+		if err := local.PushImage(ctx, ecr.NewFromConfig(lc.simCfg), img); err != nil {
+			return nil, err
+		}
+	}
+	lc.calls.Reset()
 	if lc.wiring, err = local.Wire(ctx, lc.cfg, lc.app, lc.pseudo, slog.New(slog.DiscardHandler)); err != nil {
 		return nil, err
 	}
@@ -139,18 +150,24 @@ func (lc *localControlPlane) exports() []string {
 		simEndpointEnv + "=" + lc.env.Endpoint(), tableEnv + "=" + lc.table(),
 		"ECSPLANE_STACK=" + lc.pseudo.StackName,
 	}
-	var planEnv map[string]string
-	for _, f := range lc.app.Functions {
-		if f.LogicalID == "PlanFunction" {
-			planEnv = f.Environment
-		}
-	}
+	planEnv := lc.functionEnvironment("PlanFunction")
 	for _, k := range []string{"IMAGE_REPOSITORY", "NGINX_IMAGE", "INSTANCE_PROFILE_ARN", "EXECUTION_ROLE_ARN", "TASK_ROLE_ARN", "LOG_GROUP", "DNS_NAME_PARAMETER"} {
 		if v, ok := planEnv[k]; ok {
 			out = append(out, "ECSPLANE_"+k+"="+v)
 		}
 	}
 	return out
+}
+
+// functionEnvironment is the environment the template gives the function
+// id, resolved.
+func (lc *localControlPlane) functionEnvironment(id string) map[string]string {
+	for _, f := range lc.app.Functions {
+		if f.LogicalID == id {
+			return f.Environment
+		}
+	}
+	return nil
 }
 
 // keep serves the simulator to other processes, prints the exports and

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -123,24 +124,35 @@ func runStack(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	clients := build.NewClients(counted, build.Options{DNSNameParameter: f.cfg.DNSNameParameter, Ledger: led})
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	run := stack.NewRun(spec, cmd == "plan", "cli-"+time.Now().UTC().Format("20060102T150405.000"), nil)
+	token := "cli-" + time.Now().UTC().Format("20060102T150405.000")
+	if cmd != "destroy" {
+		// Nothing is changed, nor recorded, unless the preflight checks
+		// pass: a build that would fail on something it does not create
+		// fails here.
+		dry, report, err := build.Preflight(ctx, clients, spec, f.table, token, nil)
+		if err != nil {
+			return err
+		}
+		if cmd == "plan" {
+			p := dry.Plan()
+			if f.asJSON {
+				return json.NewEncoder(stdout).Encode(p)
+			}
+			fmt.Fprint(stdout, p)
+			fmt.Fprintf(stdout, "preflight: %d checks passed%s\n", len(report.Checked), skipped(report.Skipped))
+			fmt.Fprintf(stdout, "AWS calls: %d mutating, %d reads\n", awsclient.Total(calls.Mutations()), awsclient.Total(calls.Reads()))
+			return nil
+		}
+	}
+	run := stack.NewRun(spec, false, token, nil)
 	if !f.asJSON {
 		run.OnChange = func(c stack.Change) { fmt.Fprintln(stdout, c) }
 	}
-	if cmd != "plan" && led != nil {
+	if led != nil {
 		// Builds are recorded like the state machine's, failures included.
 		defer func() { err = errors.Join(err, record(context.WithoutCancel(ctx), led, cmd, run, err)) }()
 	}
 	switch cmd {
-	case "plan":
-		if _, err := build.Apply(ctx, clients, run); err != nil {
-			return err
-		}
-		p := run.Plan()
-		if f.asJSON {
-			return json.NewEncoder(stdout).Encode(p)
-		}
-		fmt.Fprintf(stdout, "stack %s: %s\n", p.Stack, p.Summary())
 	case "apply":
 		if err := apply(ctx, clients, run, f, stdout); err != nil {
 			return err
@@ -250,4 +262,12 @@ func record(ctx context.Context, led *ledger.Ledger, cmd string, run *stack.Run,
 		return fmt.Errorf("recording the %s: %w", kind, err)
 	}
 	return nil
+}
+
+// skipped renders the checks preflight could not run, if any.
+func skipped(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return "; not checked: " + strings.Join(s, "; ")
 }

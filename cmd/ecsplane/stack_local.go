@@ -22,8 +22,9 @@ import (
 // state machine runs in moto's Step Functions engine, started as
 // `ecsplane stack apply --state-machine` starts it on AWS, with the plan,
 // layer and record functions in process, the layers' EC2, SSM, Auto
-// Scaling, ECS, ELB, CloudWatch and Application Auto Scaling clients on
-// the simulator and the ledger in moto; then the topology is printed.
+// Scaling, ECS, ELB, CloudWatch, Application Auto Scaling and ECR clients
+// on the simulator and the ledger, the roles and the containers' log group
+// in moto; then the topology is printed.
 func localBuildSteps(lc *localControlPlane) []local.Step {
 	var outputs stack.Outputs
 	return []local.Step{
@@ -35,11 +36,14 @@ func localBuildSteps(lc *localControlPlane) []local.Step {
 				if err != nil {
 					return err
 				}
+				var plan build.PlanResult
 				if err := json.Unmarshal([]byte(aws.ToString(exec.Output)), &struct {
-					Layers *stack.Outputs `json:"layers"`
-				}{&outputs}); err != nil {
+					Layers *stack.Outputs    `json:"layers"`
+					Plan   *build.PlanResult `json:"plan"`
+				}{&outputs, &plan}); err != nil {
 					return fmt.Errorf("reading the build's output: %w", err)
 				}
+				fmt.Fprintf(ls.Out, "    preflight: %d checks passed%s\n", len(plan.Preflight.Checked), skipped(plan.Preflight.Skipped))
 				fmt.Fprintf(ls.Out, "    build %s: %d mutating and %d read AWS calls; %s simulated in %s\n",
 					exec.Status, awsclient.Total(lc.calls.Mutations()), awsclient.Total(lc.calls.Reads()),
 					lc.sim.Now().Sub(start).Round(time.Second), time.Since(wall).Round(time.Millisecond))

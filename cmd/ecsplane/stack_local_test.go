@@ -32,7 +32,7 @@ func TestLocalBuildSteps(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	got := out.String()
-	for _, want := range []string{"build SUCCEEDED", "us-east-1a\n", "us-east-1b\n", "healthy targets 1", "load balancer DNS name: web-alb-"} {
+	for _, want := range []string{"preflight: 9 checks passed\n", "build SUCCEEDED", "us-east-1a\n", "us-east-1b\n", "healthy targets 1", "load balancer DNS name: web-alb-"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}

@@ -35,9 +35,13 @@ func TestStackThroughEndpointChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv(tableEnv, table)
-	flags := []string{"-name", name, "-image-repository", "123456789012.dkr.ecr.us-east-1.amazonaws.com/web", "-nginx-image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/web-nginx:1",
-		"-instance-profile-arn", "arn:aws:iam::123456789012:instance-profile/cli", "-execution-role-arn", "arn:aws:iam::123456789012:role/exec",
-		"-task-role-arn", "arn:aws:iam::123456789012:role/task", "-wait=false", "-interval", "10ms"}
+	cfg := controlplane.StackConfig(local.Account, "us-east-1", name)
+	if err := controlplane.CreatePrerequisites(context.Background(), local.Config(env.Endpoint), "../../template.yaml", cfg, "latest"); err != nil {
+		t.Fatal(err)
+	}
+	flags := []string{"-name", name, "-image-repository", cfg.ImageRepository, "-nginx-image", cfg.NginxImage,
+		"-instance-profile-arn", cfg.InstanceProfileARN, "-execution-role-arn", cfg.ExecutionRoleARN,
+		"-task-role-arn", cfg.TaskRoleARN, "-wait=false", "-interval", "10ms"}
 	stack := func(cmd string, extra ...string) string {
 		t.Helper()
 		var out, errOut bytes.Buffer

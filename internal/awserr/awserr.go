@@ -50,8 +50,11 @@ var (
 		"LoadBalancerNotFound", "TargetGroupNotFound", "ListenerNotFound",
 		"ClusterNotFoundException", "ServiceNotFoundException",
 		"ParameterNotFound", "ExecutionDoesNotExist", "StateMachineDoesNotExist",
-		"ObjectNotFoundException",
+		"ObjectNotFoundException", "NoSuchEntity", "RepositoryNotFoundException", "ImageNotFoundException",
 	)
+	// AccessDenied holds the codes for a call the caller's permissions do
+	// not allow.
+	AccessDenied = newSet("AccessDenied", "AccessDeniedException", "UnauthorizedOperation")
 	// Conflict holds the codes for a write refused by a condition or by
 	// concurrent state.
 	Conflict = newSet(
@@ -87,6 +90,9 @@ func IgnoreNotFound(err error) error {
 	}
 	return err
 }
+
+// IsAccessDenied reports whether err is a call the caller may not make.
+func IsAccessDenied(err error) bool { return AccessDenied.Has(err) }
 
 // IsConflict reports whether err is a refused conditional or concurrent write.
 func IsConflict(err error) bool { return Conflict.Has(err) }

@@ -52,6 +52,9 @@ type machineOptions struct {
 	dnsNameParameter string
 	// wrap wraps each layer function's handler.
 	wrap func(string, controlplane.StepFunc) controlplane.StepFunc
+	// bare leaves out the prerequisites (roles, instance profile, images)
+	// that a deployment of the template provides.
+	bare bool
 }
 
 const machineStack = "asl"
@@ -68,6 +71,12 @@ func newMachine(t *testing.T, s *awstest.StepFunctions, file string, o machineOp
 	planCfg := controlplane.StackConfig(account, "us-east-1", machineStack)
 	planCfg.DNSNameParameter = o.dnsNameParameter
 	cp := controlplane.New(cfg, machineStack, planCfg, led, nil)
+	if !o.bare {
+		if err := controlplane.CreatePrerequisites(context.Background(), cfg, filepath.Join(awstest.RepoRoot(t), "template.yaml"), planCfg, "latest"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls.Reset()
 	subs := map[string]string{"StackName": machineStack, "ReadyWaitSeconds": "0", "ReadyMaxAttempts": "5"}
 	for key, fn := range cp.Functions(o.wrap) {
 		subs[key] = s.Function(strings.TrimSuffix(key, "FunctionArn"), fn)
@@ -85,20 +94,20 @@ func (m *machine) actions(t *testing.T) []ledger.Action {
 	return as
 }
 
-func TestBuildMachineRejectsBadSpecBeforeAnyMutation(t *testing.T) {
-	m := newMachine(t, awstest.NewStepFunctions(t), "build.asl.json", machineOptions{})
-	bad := json.RawMessage(`{"network": {"azCount": 1, "publicSubnets": ["10.40.0.0/24"], "privateSubnets": ["10.40.0.0/25"]},
-		"compute": {"minSize": 4, "maxSize": 2, "instanceType": "huge"}}`)
-	exec := m.sfn.Run(t, m.arn, map[string]any{"spec": bad})
-
+// refusedBeforeAnyMutation runs the build with spec and checks that it
+// fails in its first step, recorded as an InvalidInputError whose message
+// lists every problem, with no mutating call and no layer step.
+func (m *machine) refusedBeforeAnyMutation(t *testing.T, spec any, problems ...string) {
+	t.Helper()
+	exec := m.sfn.Run(t, m.arn, map[string]any{"spec": spec})
 	if exec.Status != sfntypes.ExecutionStatusFailed || exec.Error != "BuildFailed" {
 		t.Fatalf("status %s error %s, want FAILED BuildFailed", exec.Status, exec.Error)
 	}
 	if n := awsclient.Total(m.calls.Mutations()); n != 0 {
-		t.Errorf("a bad spec led to %d mutating calls: %v", n, m.calls.Mutations())
+		t.Errorf("%d mutating calls: %v", n, m.calls.Mutations())
 	}
 	if got := exec.EnteredStates(); slices.Contains(got, "Network") {
-		t.Errorf("the network step ran for a bad spec: %v", got)
+		t.Errorf("the network step ran: %v", got)
 	}
 	as := m.actions(t)
 	if len(as) != 1 || as[0].Outcome != "FAILED" || as[0].Detail["error"] != handlererr.NameInvalidInput {
@@ -110,11 +119,28 @@ func TestBuildMachineRejectsBadSpecBeforeAnyMutation(t *testing.T) {
 	if err := json.Unmarshal([]byte(as[0].Detail["cause"]), &cause); err != nil {
 		t.Fatalf("cause %q: %v", as[0].Detail["cause"], err)
 	}
-	for _, p := range []string{"azCount is 1", "overlaps", "minSize 4 is greater than compute.maxSize 2", `instanceType "huge"`} {
+	for _, p := range problems {
 		if !strings.Contains(cause.ErrorMessage, p) {
 			t.Errorf("recorded cause lacks %q:\n%s", p, cause.ErrorMessage)
 		}
 	}
+}
+
+func TestBuildMachineRejectsBadSpecBeforeAnyMutation(t *testing.T) {
+	m := newMachine(t, awstest.NewStepFunctions(t), "build.asl.json", machineOptions{})
+	bad := json.RawMessage(`{"network": {"azCount": 1, "publicSubnets": ["10.40.0.0/24"], "privateSubnets": ["10.40.0.0/25"]},
+		"compute": {"minSize": 4, "maxSize": 2, "instanceType": "huge"}}`)
+	m.refusedBeforeAnyMutation(t, bad, "azCount is 1", "overlaps", "minSize 4 is greater than compute.maxSize 2", `instanceType "huge"`)
+}
+
+// TestBuildMachineRunsPreflightFirst: in an account without what a
+// deployment of the template provides (roles, instance profile, images),
+// the build state machine's first step finds every missing piece and the
+// build fails there, recorded, with no mutating call.
+func TestBuildMachineRunsPreflightFirst(t *testing.T) {
+	m := newMachine(t, awstest.NewStepFunctions(t), "build.asl.json", machineOptions{bare: true})
+	m.refusedBeforeAnyMutation(t, map[string]any{}, "roles.executionRoleArn: role", "roles.taskRoleArn: role", "roles.instanceProfileArn: instance profile",
+		"service.imageRepository: repository asl does not exist", "service.nginxImage: repository asl-nginx does not exist")
 }
 
 // scripted answers every readiness check not ready once, then ready, which
@@ -264,7 +290,7 @@ func runToSteadyService(t *testing.T, m *machine) *awstest.Execution {
 // through the shared deployment path, and the ledger holds its verdict.
 func TestBuildMachineOnSimulator(t *testing.T) {
 	sfnEnv := awstest.NewStepFunctions(t)
-	s := sim.New(sim.Options{Seed: 11})
+	s := sim.New(sim.Options{Seed: 11, AccountID: sfnEnv.AccountID})
 	wall := time.Now()
 	cfg := s.ConfigOver(sfnEnv.Config)
 	m := newMachine(t, sfnEnv, "build.asl.json", machineOptions{cfg: &cfg, account: s.AccountID(), wrap: onSimulator(s, func() { s.Advance(15 * time.Second) })})
@@ -287,7 +313,7 @@ func TestBuildMachineOnSimulator(t *testing.T) {
 // zones, having created each resource once.
 func TestBuildMachineOnSimulatorWithFaults(t *testing.T) {
 	sfnEnv := awstest.NewStepFunctions(t)
-	s := sim.New(sim.Options{Seed: 13})
+	s := sim.New(sim.Options{Seed: 13, AccountID: sfnEnv.AccountID})
 	for _, svc := range []string{ec2.ServiceID, autoscaling.ServiceID, ecs.ServiceID, elb.ServiceID} {
 		s.Throttle(svc, "", 0.1)
 		s.SetConsistencyDelay(svc, 2*time.Second)
@@ -324,7 +350,7 @@ func TestBuildMachineOnSimulatorWithFaults(t *testing.T) {
 // stands for 15 simulated seconds.
 func TestTeardownMachineOnSimulator(t *testing.T) {
 	sfnEnv := awstest.NewStepFunctions(t)
-	s := sim.New(sim.Options{Seed: 13})
+	s := sim.New(sim.Options{Seed: 13, AccountID: sfnEnv.AccountID})
 	cfg := s.ConfigOver(sfnEnv.Config)
 	m := newMachine(t, sfnEnv, "teardown.asl.json", machineOptions{cfg: &cfg, account: s.AccountID(),
 		wrap: controlplane.BetweenRounds(func(context.Context, step.Request) error { s.Advance(15 * time.Second); return nil })})

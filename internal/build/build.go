@@ -20,6 +20,7 @@ import (
 	"github.com/ecsplane/ecsplane/internal/ingress"
 	"github.com/ecsplane/ecsplane/internal/ledger"
 	"github.com/ecsplane/ecsplane/internal/network"
+	"github.com/ecsplane/ecsplane/internal/preflight"
 	"github.com/ecsplane/ecsplane/internal/security"
 	"github.com/ecsplane/ecsplane/internal/service"
 	"github.com/ecsplane/ecsplane/internal/stack"
@@ -35,6 +36,9 @@ type Clients struct {
 	Compute  compute.Clients
 	Ingress  ingress.Clients
 	Service  service.Clients
+	// Preflight are the clients of the checks a build runs before its
+	// first change.
+	Preflight preflight.Clients
 }
 
 // Options are what the layers need besides AWS configuration.
@@ -53,8 +57,9 @@ func NewClients(cfg aws.Config, o Options) Clients {
 	cfg = awsclient.WithConsistencyRetries(cfg)
 	return Clients{
 		Network: network.NewClients(cfg), Security: security.NewClients(cfg), Compute: compute.NewClients(cfg),
-		Ingress: ingress.NewClients(cfg, ingress.Config{DNSNameParameter: o.DNSNameParameter}),
-		Service: service.NewClients(cfg, o.Ledger),
+		Ingress:   ingress.NewClients(cfg, ingress.Config{DNSNameParameter: o.DNSNameParameter}),
+		Service:   service.NewClients(cfg, o.Ledger),
+		Preflight: preflight.NewClients(cfg),
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/ecsplane/ecsplane/internal/handlererr"
+	"github.com/ecsplane/ecsplane/internal/preflight"
 	"github.com/ecsplane/ecsplane/internal/service"
 	"github.com/ecsplane/ecsplane/internal/stack"
 )
@@ -32,6 +33,9 @@ type Config struct {
 	// one, whatever the spec says.
 	Production       bool   `env:"PRODUCTION" default:"false"`
 	DNSNameParameter string `env:"DNS_NAME_PARAMETER" default:""`
+	// TableName is the ledger the build records to, which the preflight
+	// checks; empty checks none.
+	TableName string `env:"TABLE_NAME" default:""`
 }
 
 // Resolve turns the spec a build was given into the spec every later step
@@ -98,26 +102,29 @@ type PlanRequest struct {
 // PlanResult is the plan function's output. Spec is the resolved spec,
 // which the later steps of the build read instead of resolving it again.
 type PlanResult struct {
-	Stack     string         `json:"stack"`
-	NoChanges bool           `json:"noChanges"`
-	Summary   string         `json:"summary"`
-	Changes   []stack.Change `json:"changes"`
-	Spec      stack.Spec     `json:"spec"`
+	Stack     string           `json:"stack"`
+	NoChanges bool             `json:"noChanges"`
+	Summary   string           `json:"summary"`
+	Changes   []stack.Change   `json:"changes"`
+	Spec      stack.Spec       `json:"spec"`
+	Preflight preflight.Report `json:"preflight"`
 }
 
-// Plan resolves and validates the spec and reports every change a build
-// would make, without making any.
+// Plan resolves and validates the spec, reports every change a build
+// would make, without making any, and runs the preflight checks, so that a
+// build that would fail on something it does not create fails here, before
+// its first change.
 func (h *PlanHandler) Plan(ctx context.Context, req PlanRequest) (*PlanResult, error) {
 	spec, err := Resolve(req.Spec, h.Stack, h.Config)
 	if err != nil {
 		return nil, handlererr.Boundary(err)
 	}
-	run := stack.NewRun(spec, true, req.ExecutionARN, h.Log)
-	if _, err := Apply(ctx, h.Clients, run); err != nil {
+	run, report, err := Preflight(ctx, h.Clients, spec, h.Config.TableName, req.ExecutionARN, h.Log)
+	if err != nil {
 		return nil, handlererr.Boundary(err)
 	}
 	p := run.Plan()
-	res := &PlanResult{Stack: spec.Name, NoChanges: len(p.Changes) == 0, Changes: p.Changes, Summary: p.Summary(), Spec: spec}
-	h.Log.InfoContext(ctx, "planned stack", "stack", spec.Name, "summary", res.Summary)
+	res := &PlanResult{Stack: spec.Name, NoChanges: len(p.Changes) == 0, Changes: p.Changes, Summary: p.Summary(), Spec: spec, Preflight: report}
+	h.Log.InfoContext(ctx, "planned stack", "stack", spec.Name, "summary", res.Summary, "skipped_checks", report.Skipped)
 	return res, nil
 }

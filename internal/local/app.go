@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -87,7 +88,7 @@ func RouteKey(ruleID, targetID string) string { return ruleID + "/" + targetID }
 
 // DeployApp creates tmpl's application in the local environment reached
 // through cfg, and registers the functions' handlers on gw: the tables,
-// queues, topics (each with an SQS subscriber), state machines with their
+// the roles and instance profiles, queues, topics (each with an SQS subscriber), state machines with their
 // substitutions resolved and their waits shortened, and every rule on
 // moto's bus with its real pattern and an SQS queue as each target's
 // stand-in. A function without a handler, or anything the local
@@ -135,6 +136,12 @@ func DeployApp(ctx context.Context, cfg aws.Config, gw *Gateway, tmpl *Template,
 			return nil, err
 		}
 		app.Tables[id] = name
+	}
+
+	// The roles the plan function passes by ARN and the preflight checks
+	// read.
+	if err := CreateRoles(ctx, iam.NewFromConfig(cfg), tmpl, names); err != nil {
+		return nil, err
 	}
 
 	params := ssm.NewFromConfig(cfg)
@@ -339,7 +346,7 @@ func (a *App) Verify(ctx context.Context, cfg aws.Config, gw *Gateway) error {
 			fail("function %s is not served by the gateway (%v)", id, err)
 		}
 	}
-	states, db, q, topics := sfn.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg), sqs.NewFromConfig(cfg), sns.NewFromConfig(cfg)
+	states, db, q, topics, roles := sfn.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg), sqs.NewFromConfig(cfg), sns.NewFromConfig(cfg), iam.NewFromConfig(cfg)
 	params := ssm.NewFromConfig(cfg)
 	// Each kind's IDs, whether its lookup takes the name or the ARN, and
 	// the lookup.
@@ -363,6 +370,14 @@ func (a *App) Verify(ctx context.Context, cfg aws.Config, gw *Gateway) error {
 		}},
 		{"parameter", t.ResourcesOfType(TypeParameter), false, func(name string) error {
 			_, err := params.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+			return err
+		}},
+		{"role", t.ResourcesOfType(TypeRole), false, func(name string) error {
+			_, err := roles.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+			return err
+		}},
+		{"instance profile", t.ResourcesOfType(TypeInstanceProfile), false, func(name string) error {
+			_, err := roles.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: aws.String(name)})
 			return err
 		}},
 		{"topic", t.ResourcesOfType(TypeTopic), true, func(arn string) error {

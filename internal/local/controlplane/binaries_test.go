@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+
 	"github.com/ecsplane/ecsplane/internal/awstest"
 	"github.com/ecsplane/ecsplane/internal/local"
 	"github.com/ecsplane/ecsplane/internal/local/controlplane"
@@ -117,6 +119,18 @@ func TestEveryFunctionBinaryUnderRIE(t *testing.T) {
 		TemplatePath: "../../../template.yaml", Pseudo: pseudo, Prefix: prefix, Handlers: handlers,
 	}); err != nil {
 		t.Fatal(err)
+	}
+	// The images a deployment has in ECR before its first build, which the
+	// plan function's preflight checks read.
+	for _, fn := range fns {
+		if fn.LogicalID != "PlanFunction" {
+			continue
+		}
+		for _, img := range []string{fn.Environment["IMAGE_REPOSITORY"] + ":latest", fn.Environment["NGINX_IMAGE"]} {
+			if err := local.PushImage(context.Background(), ecr.NewFromConfig(env.Config), img); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	running := map[string]*local.RIE{}
 	for _, fn := range fns {

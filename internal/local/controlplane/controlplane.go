@@ -9,11 +9,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/ecsplane/ecsplane/internal/build"
 	"github.com/ecsplane/ecsplane/internal/ledger"
+	"github.com/ecsplane/ecsplane/internal/local"
 	"github.com/ecsplane/ecsplane/internal/step"
 )
 
@@ -37,6 +41,9 @@ type ControlPlane struct {
 func New(cfg aws.Config, stackName string, planCfg build.Config, led *ledger.Ledger, log *slog.Logger) *ControlPlane {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if led != nil && planCfg.TableName == "" {
+		planCfg.TableName = led.Table()
 	}
 	c := build.NewClients(cfg, build.Options{DNSNameParameter: planCfg.DNSNameParameter, Ledger: led})
 	cp := &ControlPlane{
@@ -100,4 +107,32 @@ func StackConfig(account, region, name string) build.Config {
 		TaskRoleARN:        fmt.Sprintf("arn:aws:iam::%s:role/%s-task", account, name),
 		LogGroup:           "/ecs/" + name,
 	}
+}
+
+// CreatePrerequisites creates, with awsCfg's IAM and ECR clients, what a
+// stack built with cfg needs and the control plane does not create, as a
+// deployment of the template at templatePath provides it: the template's
+// roles and instance profile, under the names of cfg's ARNs, and the
+// repositories with the initial images (the app's tag, and the nginx
+// image).
+func CreatePrerequisites(ctx context.Context, awsCfg aws.Config, templatePath string, cfg build.Config, tag string) error {
+	tmpl, err := local.LoadTemplate(templatePath)
+	if err != nil {
+		return err
+	}
+	name := func(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
+	account := strings.Split(cfg.ExecutionRoleARN, ":")[4]
+	names := local.NewNames(tmpl, local.Pseudo{AccountID: account, Region: awsCfg.Region}, nil, "", map[string]string{
+		"InstanceRole": name(cfg.InstanceProfileARN), "InstanceProfile": name(cfg.InstanceProfileARN),
+		"TaskExecutionRole": name(cfg.ExecutionRoleARN), "TaskRole": name(cfg.TaskRoleARN),
+	})
+	if err := local.CreateRoles(ctx, iam.NewFromConfig(awsCfg), tmpl, names); err != nil {
+		return err
+	}
+	for _, img := range []string{cfg.ImageRepository + ":" + tag, cfg.NginxImage} {
+		if err := local.PushImage(ctx, ecr.NewFromConfig(awsCfg), img); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -28,7 +28,9 @@ import (
 // on: moto's services (DynamoDB, Step Functions, SNS, SQS, EventBridge, and
 // SSM for the template's own parameters) and the simulator's (EC2, SSM's
 // public AMI parameters, Auto Scaling, ECS, ELB, CloudWatch, Application
-// Auto Scaling, ECR).
+// Auto Scaling, ECR). The local environment puts the simulator over moto
+// (sim.ConfigOver), so that a layer's or the plan's IAM, DynamoDB and
+// CloudWatch Logs calls on Sim reach moto.
 type Clients struct {
 	Moto, Sim aws.Config
 }
