@@ -153,7 +153,7 @@ func scripted(rounds *atomic.Int32) func(string, controlplane.StepFunc) controlp
 			}
 			rounds.Add(1)
 			done := req.Previous != nil && req.Previous.Name == req.Check
-			return step.Next(req.Check, req, done, "scripted")
+			return step.Next(req.Check, req, stack.Status{Ready: done, Detail: "scripted"})
 		}
 	}
 }

@@ -82,3 +82,37 @@ func TestUnwantedHooksAndResources(t *testing.T) {
 		t.Fatalf("unwanted %+v, want the old template and the old group", u)
 	}
 }
+
+// TestGroupWhySaysWhatTheWaitDependsOn: the explanation of a group without
+// an InService instance in every zone follows where its instances are.
+func TestGroupWhySaysWhatTheWaitDependsOn(t *testing.T) {
+	inst := func(zone string, state astypes.LifecycleState) astypes.Instance {
+		return astypes.Instance{AvailabilityZone: aws.String(zone), LifecycleState: state}
+	}
+	tests := []struct {
+		instances []astypes.Instance
+		want      string
+	}{
+		{[]astypes.Instance{inst("us-east-1a", astypes.LifecycleStateInService), inst("us-east-1a", astypes.LifecycleStateInService)},
+			"all 2 InService instances are in [us-east-1a] and none is in [us-east-1b]"},
+		{[]astypes.Instance{inst("us-east-1a", astypes.LifecycleStateInService), inst("us-east-1b", astypes.LifecycleStatePendingWait)},
+			"1 instances wait on the launch lifecycle hook"},
+		{nil, "the group has launched no instance yet"},
+		{[]astypes.Instance{inst("us-east-1b", astypes.LifecycleStatePending)}, "instances are launching in [us-east-1a us-east-1b]"},
+	}
+	for _, tt := range tests {
+		counts, waiting := map[string]int{}, 0
+		for _, i := range tt.instances {
+			switch i.LifecycleState {
+			case astypes.LifecycleStateInService:
+				counts[aws.ToString(i.AvailabilityZone)]++
+			case astypes.LifecycleStatePendingWait:
+				waiting++
+			}
+		}
+		missing, _ := stack.PerZone([]string{"us-east-1a", "us-east-1b"}, counts)
+		if got := groupWhy(tt.instances, counts, missing, waiting); !strings.Contains(got, tt.want) {
+			t.Errorf("groupWhy(%v) = %q, want %q", tt.instances, got, tt.want)
+		}
+	}
+}

@@ -41,16 +41,47 @@ func GroupStatus(ctx context.Context, c Clients, out *stack.ComputeOutput, azs [
 		return stack.NotYet("Auto Scaling group not visible yet"), err
 	}
 	counts := map[string]int{}
+	waiting := 0
 	for _, i := range instances {
-		if i.LifecycleState == astypes.LifecycleStateInService {
+		switch i.LifecycleState {
+		case astypes.LifecycleStateInService:
 			counts[aws.ToString(i.AvailabilityZone)]++
+		case astypes.LifecycleStatePendingWait:
+			waiting++
 		}
 	}
 	missing, summary := stack.PerZone(azs, counts)
 	if len(missing) > 0 {
-		return stack.NotYet("no InService instance in %v (%s)", missing, summary), nil
+		return stack.NotYet("no InService instance in %v (%s)", missing, summary).Because("%s", groupWhy(instances, counts, missing, waiting)), nil
 	}
 	return stack.Status{Ready: true, Detail: "InService instances " + summary}, nil
+}
+
+// groupWhy explains a group that lacks an InService instance in some
+// zones, from where its instances are.
+func groupWhy(instances []astypes.Instance, counts map[string]int, missing []string, waiting int) string {
+	var elsewhere []string
+	for z, n := range counts {
+		if n > 0 {
+			elsewhere = append(elsewhere, z)
+		}
+	}
+	slices.Sort(elsewhere)
+	inService := 0
+	for _, n := range counts {
+		inService += n
+	}
+	switch {
+	case inService > 0 && inService == len(instances):
+		return fmt.Sprintf("all %d InService instances are in %v and none is in %v: Auto Scaling balances a group across its zones, so on AWS this passes once it launches there; "+
+			"an emulator that puts every instance of a group in one zone (moto does) never balances, and this check never passes there (run apply with --wait=false against it)",
+			inService, elsewhere, missing)
+	case waiting > 0:
+		return fmt.Sprintf("%d instances wait on the launch lifecycle hook, which the lifecycle function completes once each has registered with the cluster; without it they are abandoned at the hook's timeout", waiting)
+	case len(instances) == 0:
+		return "the group has launched no instance yet; if it never does, its scaling activities say why (an instance type the zone does not offer, no capacity, a launch template it cannot use)"
+	}
+	return fmt.Sprintf("instances are launching in %v; if none comes into service there, the group's scaling activities say why", missing)
 }
 
 // InstancesStatus is ready once a container instance with a connected
@@ -81,7 +112,9 @@ func InstancesStatus(ctx context.Context, c Clients, out *stack.ComputeOutput, a
 	}
 	missing, summary := stack.PerZone(azs, counts)
 	if len(missing) > 0 {
-		return stack.NotYet("no registered container instance in %v (%s)", missing, summary), nil
+		return stack.NotYet("no registered container instance in %v (%s)", missing, summary).Because(
+			"an instance registers once its ECS agent starts; one that never does cannot reach ECS (no route through its zone's NAT gateway), " +
+				"has an instance profile without the ECS permissions, or names another cluster in its user data"), nil
 	}
 	return stack.Status{Ready: true, Detail: "container instances " + summary}, nil
 }

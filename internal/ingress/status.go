@@ -31,7 +31,7 @@ func LoadBalancerStatus(ctx context.Context, c Clients, out *stack.IngressOutput
 	case types.LoadBalancerStateEnumActive:
 		return stack.Status{Ready: true, Detail: "load balancer active at " + out.DNSName}, nil
 	case types.LoadBalancerStateEnumProvisioning:
-		return stack.NotYet("load balancer provisioning"), nil
+		return stack.NotYet("load balancer provisioning").Because("a load balancer provisions for a few minutes after its creation"), nil
 	default:
 		return stack.Status{}, fmt.Errorf("load balancer is %s: %s", s.Code, aws.ToString(s.Reason))
 	}

@@ -41,7 +41,8 @@ func NATStatus(ctx context.Context, c Clients, out *stack.NetworkOutput) (stack.
 		}
 	}
 	if len(nats) != len(out.NATGatewayIDs) || len(pending) > 0 {
-		return stack.NotYet("NAT gateways pending: %v", pending), nil
+		return stack.NotYet("NAT gateways pending: %v", pending).Because(
+			"a NAT gateway is pending for a few minutes after its creation; one that stays pending past that, or fails, has no internet gateway on its VPC or no Elastic IP it may use"), nil
 	}
 	return stack.Status{Ready: true, Detail: fmt.Sprintf("%d NAT gateways available", len(nats))}, nil
 }

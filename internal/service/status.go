@@ -97,7 +97,8 @@ func ServiceStatus(ctx context.Context, c Clients, out *stack.ServiceOutput, tar
 		}
 	}
 	if len(svc.Deployments) != 1 || svc.Deployments[0].RolloutState != ecstypes.DeploymentRolloutStateCompleted || svc.RunningCount != svc.DesiredCount || svc.DesiredCount == 0 {
-		return stack.NotYet("service not steady: %d deployments, %d/%d tasks running", len(svc.Deployments), svc.RunningCount, svc.DesiredCount), nil
+		return stack.NotYet("service not steady: %d deployments, %d/%d tasks running", len(svc.Deployments), svc.RunningCount, svc.DesiredCount).Because(
+			"tasks are placed on the cluster's instances and must pass the target group's health check; if they never run, the service's events say why (no instance with room, an image that does not pull, a container that exits)"), nil
 	}
 	tasks, err := Tasks(ctx, c, out.ClusterName, out.ServiceName)
 	if err != nil {
@@ -109,7 +110,8 @@ func ServiceStatus(ctx context.Context, c Clients, out *stack.ServiceOutput, tar
 	}
 	missing, summary := stack.PerZone(azs, counts)
 	if len(missing) > 0 {
-		return stack.NotYet("no healthy target in %v (%s)", missing, summary), nil
+		return stack.NotYet("no healthy target in %v (%s)", missing, summary).Because(
+			"a task's target turns healthy once it passes the target group's health check; one that never does fails the check (the target health's reason says how), or the zone runs no task"), nil
 	}
 	return stack.Status{Ready: true, Detail: fmt.Sprintf("service steady with %d tasks; healthy targets %s", svc.RunningCount, summary)}, nil
 }
@@ -128,7 +130,8 @@ func DeploymentStatus(ctx context.Context, c Clients, out *stack.ServiceOutput) 
 		return stack.Status{}, err
 	}
 	if !v.Done {
-		return stack.NotYet("deployment %s of %s in progress: %s", d.ID, d.TaskDefinition, v.Reason), nil
+		return stack.NotYet("deployment %s of %s in progress: %s", d.ID, d.TaskDefinition, v.Reason).Because(
+			"ECS gives its verdict once the new tasks run and are healthy, or its circuit breaker stops the deployment after repeated failed task starts; the service's events say which is happening"), nil
 	}
 	if err := Finish(ctx, c, d, v); err != nil {
 		return stack.Status{}, err

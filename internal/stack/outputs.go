@@ -102,11 +102,20 @@ type Status struct {
 	Ready bool `json:"ready"`
 	// Detail says what is still missing, or what is there.
 	Detail string `json:"detail"`
+	// Why, while the check waits, says what it waits for and why that
+	// might not happen, from what the check saw, for a wait that lasts.
+	Why string `json:"why,omitempty"`
 }
 
 // NotYet is a check's answer while it waits.
 func NotYet(format string, args ...any) Status {
 	return Status{Detail: fmt.Sprintf(format, args...)}
+}
+
+// Because adds the explanation of a wait to a status.
+func (s Status) Because(format string, args ...any) Status {
+	s.Why = fmt.Sprintf(format, args...)
+	return s
 }
 
 // PerZone reports the zones with no count and renders the counts in zone

@@ -116,17 +116,23 @@ type Progress struct {
 	Attempt     int    `json:"attempt"`
 	WaitSeconds int    `json:"waitSeconds"`
 	Detail      string `json:"detail,omitempty"`
+	// Why says what the round waits for and why it might not happen.
+	Why string `json:"why,omitempty"`
 }
 
-// Next counts the attempt of the round named name and fails the loop once
-// it is exhausted.
-func Next(name string, req Request, done bool, detail string) (*Progress, error) {
-	p := &Progress{Name: name, Done: done, Attempt: 1, WaitSeconds: max(int(req.Waits.Seconds), 0), Detail: detail}
+// Next counts the attempt of the round named name, which st describes,
+// and fails the loop once it is exhausted, saying what it waited for.
+func Next(name string, req Request, st stack.Status) (*Progress, error) {
+	p := &Progress{Name: name, Done: st.Ready, Attempt: 1, WaitSeconds: max(int(req.Waits.Seconds), 0), Detail: st.Detail, Why: st.Why}
 	if req.Previous != nil && req.Previous.Name == name {
 		p.Attempt = req.Previous.Attempt + 1
 	}
-	if !done && req.Waits.MaxAttempts > 0 && p.Attempt >= int(req.Waits.MaxAttempts) {
-		return nil, &handlererr.NotReadyError{Msg: fmt.Sprintf("%s not done after %d attempts: %s", name, p.Attempt, detail)}
+	if !st.Ready && req.Waits.MaxAttempts > 0 && p.Attempt >= int(req.Waits.MaxAttempts) {
+		msg := fmt.Sprintf("%s not done after %d attempts: %s", name, p.Attempt, st.Detail)
+		if st.Why != "" {
+			msg += "; " + st.Why
+		}
+		return nil, &handlererr.NotReadyError{Msg: msg}
 	}
 	return p, nil
 }
@@ -170,7 +176,7 @@ func (h *Handler[C]) handle(ctx context.Context, req Request) (any, error) {
 				return nil, fmt.Errorf("check %s: %w", c.Name, err)
 			}
 			h.Log.InfoContext(ctx, "checked readiness", "layer", h.Layer.Name, "check", c.Name, "ready", st.Ready, "detail", st.Detail)
-			return Next(c.Name, req, st.Ready, st.Detail)
+			return Next(c.Name, req, st)
 		}
 		return nil, handlererr.Invalid(fmt.Sprintf("the %s layer has no readiness check %q", h.Layer.Name, req.Check))
 	case OpDestroy:
@@ -182,11 +188,11 @@ func (h *Handler[C]) handle(ctx context.Context, req Request) (any, error) {
 		var notReady *handlererr.NotReadyError
 		switch {
 		case err == nil:
-			return Next(h.Layer.Name, req, true, "deleted")
+			return Next(h.Layer.Name, req, stack.Status{Ready: true, Detail: "deleted"})
 		case errors.As(err, &notReady) || awserr.IsDependencyViolation(err):
 			// AWS releases dependants (network interfaces, mappings) minutes
 			// after their owners go; the wait loop bounds that wait.
-			return Next(h.Layer.Name, req, false, err.Error())
+			return Next(h.Layer.Name, req, stack.Status{Detail: err.Error()})
 		default:
 			return nil, fmt.Errorf("tearing down the %s layer: %w", h.Layer.Name, err)
 		}
