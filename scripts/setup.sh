@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests and `make local` need, when it is missing: Debian's
 # nginx, gunicorn and wrk for the service tests, moto's server and cfn-lint
-# for the AWS emulation and template checks, and the Go modules.
+# for the AWS emulation and template checks, the AWS CLI for the README's
+# plain-moto sequence, and the Go modules.
 set -euo pipefail
 
 PYTHON="${PYTHON:-python3}"
@@ -28,6 +29,8 @@ if ! "$PYTHON" -c 'import moto, moto.server, flask' >/dev/null 2>&1 || \
   "$PYTHON" -m pip install -q 'moto[server]==5.2.1'
 fi
 command -v cfn-lint >/dev/null 2>&1 || "$PYTHON" -m pip install -q 'cfn-lint>=1.51'
+# The AWS CLI, which the README's plain-moto sequence uses and its test runs.
+command -v aws >/dev/null 2>&1 || "$PYTHON" -m pip install -q awscli
 
 go mod download
 

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/ecsplane/ecsplane/internal/awsclient"
 	"github.com/ecsplane/ecsplane/internal/sim"
@@ -17,10 +18,11 @@ import (
 // where AWS_ENDPOINT_URL sends them.
 const simEndpointEnv = "ECSPLANE_SIM_ENDPOINT"
 
-// loadAWS is the CLI's AWS configuration: the SDK's standard chain, and
-// the kept local environment's simulator when simEndpointEnv names one.
-func loadAWS(ctx context.Context) (aws.Config, error) {
-	cfg, err := awsclient.Load(ctx)
+// loadAWS is the CLI's AWS configuration: the SDK's standard chain with
+// opts, and the kept local environment's simulator when simEndpointEnv
+// names one.
+func loadAWS(ctx context.Context, opts ...func(*config.LoadOptions) error) (aws.Config, error) {
+	cfg, err := awsclient.Load(ctx, opts...)
 	if err != nil {
 		return cfg, err
 	}

@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"flag"
+	"encoding/json"
 	"fmt"
 	"io"
 
@@ -11,32 +11,40 @@ import (
 	"github.com/ecsplane/ecsplane/internal/local"
 )
 
+var eventsCommand = command{
+	name: "events put", args: "FILE...",
+	about: "Put each file's EventBridge event on the bus; an event of a kind the control\n" +
+		"plane reads must be well formed.",
+	json: "print each event put as a JSON object, one per line: the file, its detail type, its source and the event's ID",
+}
+
 // runEvents runs `ecsplane events put FILE...`.
 func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("events put", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	bus := fs.String("bus", "", "event bus name (default: the default bus)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: ecsplane events put [--bus NAME] FILE...\n\nputs each file's EventBridge event on the bus; an event of a kind the control plane reads must be well formed\n")
-		fs.PrintDefaults()
+	cmd := eventsCommand
+	fs := cmd.flags()
+	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "-help" || args[0] == "help") {
+		cmd.usage(stdout, fs)
+		return errHelp
 	}
 	if len(args) == 0 || args[0] != "put" {
-		fs.Usage()
-		return errUsage
+		return usagef("events", "want the subcommand put: ecsplane events put FILE...")
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	bus := fs.String("bus", "", "event bus name (default: the default bus)")
+	region := cmd.setting(fs, regionSetting)
+	files, err := cmd.parse(fs, args[1:], stdout)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return errUsage
+	if len(files) == 0 {
+		return usagef(cmd.name, "want at least one FILE")
 	}
-	cfg, err := loadAWS(ctx)
+	cfg, err := cmd.loadAWS(ctx, region)
 	if err != nil {
 		return err
 	}
 	b := &local.Bus{API: eventbridge.NewFromConfig(cfg), Name: *bus}
-	for _, path := range fs.Args() {
+	enc := json.NewEncoder(stdout)
+	for _, path := range files {
 		ev, err := local.ReadEventFile(path)
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
@@ -44,6 +52,12 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		ids, err := b.Put(ctx, ev)
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
+		}
+		if cmd.asJSON(fs) {
+			if err := enc.Encode(map[string]string{"file": path, "detailType": ev.DetailType, "source": ev.Source, "id": ids[0]}); err != nil {
+				return err
+			}
+			continue
 		}
 		fmt.Fprintf(stdout, "%s: put %q from %s as event %s\n", path, ev.DetailType, ev.Source, ids[0])
 	}

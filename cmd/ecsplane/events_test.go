@@ -97,8 +97,14 @@ func TestEventsPut(t *testing.T) {
 	if got := queueDepth(t, app.RuleQueues[local.RouteKey("EchoFunctionOnAlarm", "EchoFunctionOnAlarmLambdaTarget")]); got != 0 {
 		t.Errorf("the rule's queue holds %d messages", got)
 	}
-	if err := run(context.Background(), []string{"events", "put"}, &out, &errOut); !errors.Is(err, errUsage) {
+	if err := run(context.Background(), []string{"events", "put"}, &out, &errOut); exitCode(err) != exitUsage {
 		t.Errorf("events put without a file: %v, want a usage error", err)
+	}
+	// --json: one object per event put.
+	jsonOut, _, code := cli(t, "events", "put", "--json", "../../events/cloudwatch-alarm-state-change-alarm.json")
+	var put struct{ File, DetailType, Source, ID string }
+	if err := json.Unmarshal([]byte(jsonOut), &put); err != nil || code != exitOK || put.DetailType != "CloudWatch Alarm State Change" || put.Source != "aws.cloudwatch" || put.ID == "" {
+		t.Errorf("events put --json: exit %d, %q (%v)", code, jsonOut, err)
 	}
 }
 
@@ -143,5 +149,16 @@ func TestInvoke(t *testing.T) {
 	errOut.Reset()
 	if err := run(context.Background(), []string{"invoke", prefix + "NoSuchFunction"}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "ResourceNotFoundException") {
 		t.Errorf("an unknown function: %v", err)
+	}
+
+	// --json: the answer on one line, the typed error too, exit 1.
+	jsonOut, jsonErr, code := cli(t, "invoke", "--json", "--event", "../../events/ec2-instance-terminate-lifecycle-action.json", prefix+"FailingFunction")
+	var typed struct{ ErrorType, ErrorMessage string }
+	if err := json.Unmarshal([]byte(jsonOut), &typed); err != nil || typed.ErrorType != "InvalidInputError" || code != exitFailure || strings.Count(jsonOut, "\n") != 1 {
+		t.Errorf("invoke --json of a failing function: exit %d, stdout %q (%v), stderr %q", code, jsonOut, err, jsonErr)
+	}
+	jsonOut, _, code = cli(t, "invoke", "--json", prefix+"EchoFunction", "--event", "../../events/ecr-image-action-push.json")
+	if err := json.Unmarshal([]byte(jsonOut), &res); err != nil || res.Received.Source != "aws.ecr" || code != exitOK || strings.Count(jsonOut, "\n") != 1 {
+		t.Errorf("invoke --json: exit %d, %q (%v)", code, jsonOut, err)
 	}
 }

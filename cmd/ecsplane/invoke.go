@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,32 +15,31 @@ import (
 
 // errFunction means the invoked function returned an error, which has
 // been printed.
-var errFunction = errors.New("the function returned an error")
+var errFunction = fmt.Errorf("the function returned an error: %w", errReported)
 
-// runInvoke runs `ecsplane invoke FUNCTION --event FILE`: one synchronous
-// invocation, the result printed as indented JSON, or the function's typed
-// error (errorType: errorMessage) on stderr and a non-zero exit.
+var invokeCommand = command{
+	name: "invoke", args: "FUNCTION",
+	about: "Invoke a function once, synchronously, with --event FILE (default {}), and print\n" +
+		"its result as indented JSON, or its typed error (errorType: errorMessage) on\n" +
+		"stderr, exit 1. FUNCTION is the function's name: its logical ID in a local\n" +
+		"environment.",
+	json: "print the function's answer on one line, its typed error as {\"errorType\": ..., \"errorMessage\": ...} too",
+}
+
+// runInvoke runs `ecsplane invoke FUNCTION --event FILE`.
 func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	cmd := invokeCommand
+	fs := cmd.flags()
 	event := fs.String("event", "", "file with the event to send (default: {})")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: ecsplane invoke [--event FILE] FUNCTION\n\nFUNCTION is the function's name: its logical ID in a local environment\n")
-		fs.PrintDefaults()
-	}
-	var positional []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		if args = fs.Args(); len(args) > 0 {
-			positional, args = append(positional, args[0]), args[1:]
-		}
+	region := cmd.setting(fs, regionSetting)
+	positional, err := cmd.parse(fs, args, stdout)
+	if err != nil {
+		return err
 	}
 	if len(positional) != 1 {
-		fs.Usage()
-		return errUsage
+		return usagef(cmd.name, "want one FUNCTION, got %d arguments", len(positional))
 	}
+	asJSON := cmd.asJSON(fs)
 	payload := []byte("{}")
 	if *event != "" {
 		var err error
@@ -53,7 +50,7 @@ func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("%s is not JSON", *event)
 		}
 	}
-	cfg, err := loadAWS(ctx)
+	cfg, err := cmd.loadAWS(ctx, region)
 	if err != nil {
 		return err
 	}
@@ -62,6 +59,14 @@ func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	})
 	if err != nil {
 		return fmt.Errorf("invoking %s: %w", positional[0], err)
+	}
+	if asJSON {
+		var compact bytes.Buffer
+		if json.Compact(&compact, out.Payload) != nil {
+			compact.Reset()
+			compact.Write(out.Payload)
+		}
+		fmt.Fprintln(stdout, compact.String())
 	}
 	if out.FunctionError != nil {
 		var fe struct {
@@ -74,6 +79,9 @@ func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintf(stderr, "%s error: %s\n", aws.ToString(out.FunctionError), out.Payload)
 		}
 		return errFunction
+	}
+	if asJSON {
+		return nil
 	}
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, out.Payload, "", "  ") != nil {

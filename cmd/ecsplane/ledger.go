@@ -3,16 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/ecsplane/ecsplane/internal/awserr"
 	"github.com/ecsplane/ecsplane/internal/ledger"
 )
 
@@ -20,78 +19,86 @@ import (
 // LedgerTableName output).
 const tableEnv = "ECSPLANE_TABLE"
 
-type listFlags struct {
-	table  string
-	limit  int
-	all    bool
-	asJSON bool
+// listCommand is history's or actions' command line, parsed: the ledger,
+// the subject and how much to show.
+type listCommand struct {
+	cmd     command
+	subject string
+	limit   int
+	all     bool
+	asJSON  bool
+	ledger  *ledger.Ledger
+	table   string
+	region  string
 }
 
-func parseList(name string, args []string, stderr io.Writer) (*listFlags, string, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	f := &listFlags{}
-	fs.StringVar(&f.table, "table", os.Getenv(tableEnv), "ledger table name (default $"+tableEnv+")")
-	fs.IntVar(&f.limit, "limit", 20, "number of items to show")
-	fs.BoolVar(&f.all, "all", false, "show every item, page by page")
-	fs.BoolVar(&f.asJSON, "json", false, "print JSON lines instead of a table")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: ecsplane %s [flags] <name>\n", name)
-		fs.PrintDefaults()
-	}
-	// Accept flags before or after the positional name.
-	var positional []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return nil, "", err
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			positional = append(positional, args[0])
-			args = args[1:]
-		}
-	}
-	if len(positional) != 1 || f.table == "" || f.limit <= 0 {
-		fs.Usage()
-		return nil, "", errUsage
-	}
-	return f, positional[0], nil
-}
-
-func openLedger(ctx context.Context, table string) (*ledger.Ledger, error) {
-	cfg, err := loadAWS(ctx)
+func parseList(ctx context.Context, cmd command, args []string, stdout io.Writer) (*listCommand, error) {
+	fs := cmd.flags()
+	table := cmd.setting(fs, tableSetting)
+	region := cmd.setting(fs, regionSetting)
+	l := &listCommand{cmd: cmd}
+	fs.IntVar(&l.limit, "limit", 20, "number of items to show")
+	fs.BoolVar(&l.all, "all", false, "show every item, page by page")
+	positional, err := cmd.parse(fs, args, stdout)
 	if err != nil {
 		return nil, err
 	}
-	return ledger.New(dynamodb.NewFromConfig(cfg), table), nil
+	if len(positional) != 1 {
+		return nil, usagef(cmd.name, "want one %s, got %d arguments", cmd.args, len(positional))
+	}
+	if l.limit <= 0 {
+		return nil, usagef(cmd.name, "--limit must be positive, got %d", l.limit)
+	}
+	if err := cmd.require(table); err != nil {
+		return nil, err
+	}
+	cfg, err := cmd.loadAWS(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	l.subject, l.asJSON, l.table, l.region = positional[0], cmd.asJSON(fs), *table.value, cfg.Region
+	l.ledger = ledger.New(dynamodb.NewFromConfig(cfg), l.table)
+	return l, nil
+}
+
+// readErr names the table a read could not find, and where it looked.
+func (l *listCommand) readErr(what string, err error) error {
+	if awserr.IsNotFound(err) {
+		return fmt.Errorf("reading %s of %s: ledger table %q does not exist in %s (--table or $%s)", what, l.subject, l.table, l.region, tableEnv)
+	}
+	return fmt.Errorf("reading %s of %s from ledger table %s: %w", what, l.subject, l.table, err)
+}
+
+var historyCommand = command{
+	name: "history", args: "<service>",
+	about: "List a service's deployments, newest first: when, why (create, template, push),\n" +
+		"the outcome, the image, the task definition and every status it went through.",
+	json: "print each deployment as a JSON object, one per line",
 }
 
 func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f, service, err := parseList("history", args, stderr)
-	if err != nil {
-		return err
-	}
-	l, err := openLedger(ctx, f.table)
+	l, err := parseList(ctx, historyCommand, args, stdout)
 	if err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	if !f.asJSON {
+	if !l.asJSON {
 		fmt.Fprintln(tw, "CREATED\tID\tCAUSE\tSTATUS\tIMAGE\tTASK DEFINITION\tTRANSITIONS")
 	}
+	enc := json.NewEncoder(stdout)
 	shown, cursor := 0, ""
 	for {
 		size := 100
-		if !f.all {
-			size = min(f.limit-shown, size)
+		if !l.all {
+			size = min(l.limit-shown, size)
 		}
-		ds, next, err := l.History(ctx, service, ledger.PageRequest{Limit: int32(size), Cursor: cursor})
+		ds, next, err := l.ledger.History(ctx, l.subject, ledger.PageRequest{Limit: int32(size), Cursor: cursor})
 		if err != nil {
-			return fmt.Errorf("reading history of %s: %w", service, err)
+			return l.readErr("the history", err)
 		}
 		for _, d := range ds {
-			if f.asJSON {
-				if err := json.NewEncoder(stdout).Encode(d); err != nil {
+			if l.asJSON {
+				if err := enc.Encode(d); err != nil {
 					return err
 				}
 				continue
@@ -107,7 +114,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.CreatedAt.Format(time.DateTime), d.ID, dash(d.Cause), d.Status, image, dash(d.NewTaskDef), strings.Join(steps, " → "))
 		}
 		shown += len(ds)
-		if next == "" || (!f.all && shown >= f.limit) {
+		if next == "" || (!l.all && shown >= l.limit) {
 			break
 		}
 		cursor = next
@@ -115,20 +122,23 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return tw.Flush()
 }
 
+var actionsCommand = command{
+	name: "actions", args: "<subject>",
+	about: "List the audit actions recorded for a service or a stack, newest first:\n" +
+		"builds, teardowns, remediation and lifecycle actions, with their outcomes.",
+	json: "print each action as a JSON object, one per line",
+}
+
 func runActions(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f, subject, err := parseList("actions", args, stderr)
+	l, err := parseList(ctx, actionsCommand, args, stdout)
 	if err != nil {
 		return err
 	}
-	l, err := openLedger(ctx, f.table)
+	as, _, err := l.ledger.Actions(ctx, l.subject, ledger.PageRequest{Limit: int32(min(l.limit, 100))})
 	if err != nil {
-		return err
+		return l.readErr("the actions", err)
 	}
-	as, _, err := l.Actions(ctx, subject, ledger.PageRequest{Limit: int32(min(f.limit, 100))})
-	if err != nil {
-		return fmt.Errorf("reading actions of %s: %w", subject, err)
-	}
-	if f.asJSON {
+	if l.asJSON {
 		enc := json.NewEncoder(stdout)
 		for _, a := range as {
 			if err := enc.Encode(a); err != nil {

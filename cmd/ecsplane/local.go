@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,21 +11,31 @@ import (
 	"github.com/ecsplane/ecsplane/internal/sim"
 )
 
+var localCommand = command{
+	name: "local",
+	about: "Run the control plane end to end on the embedded AWS environment: moto with its\n" +
+		"Step Functions engine, the control plane created from the template, AWS\n" +
+		"behaviour from the simulator; --keep keeps it for other commands.",
+	noJSON: "it prints the narrative of a local run, step by step",
+}
+
 func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("local", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	cmd := localCommand
+	fs := cmd.flags()
 	tmpl := fs.String("template", "template.yaml", "SAM template the control plane is created from")
 	name := fs.String("stack", "web-dev", "name of the stack to build (the control plane's stack name, AWS::StackName)")
 	python := fs.String("python", envOr("ECSPLANE_PYTHON", "python3"), "Python interpreter with moto[server]==5.2.1")
 	verbose := fs.Bool("v", false, "show moto's log")
 	keep := fs.Bool("keep", false, "keep the environment running after the scenario, until Ctrl-C, and print the exports that reach it")
 	speed := fs.Float64("speed", 60, "simulated seconds per wall-clock second: how fast the simulator's clock follows wall time, since moto's Step Functions waits are wall-clock")
-	if err := fs.Parse(args); err != nil {
+	rest, err := cmd.parse(fs, args, stdout)
+	switch {
+	case err != nil:
 		return err
-	}
-	if fs.NArg() != 0 || *speed <= 0 {
-		fs.Usage()
-		return errUsage
+	case len(rest) > 0:
+		return usagef(cmd.name, "unexpected argument %q", rest[0])
+	case *speed <= 0:
+		return usagef(cmd.name, "--speed must be positive, got %g", *speed)
 	}
 	start := time.Now()
 	var motoLog io.Writer

@@ -2,13 +2,12 @@
 // the deployment ledger, drives the stack, and runs the whole system locally.
 //
 // AWS access goes through the SDK's standard credential and endpoint chain,
-// so AWS_PROFILE, AWS_REGION and AWS_ENDPOINT_URL all apply.
+// so AWS_PROFILE, AWS_REGION and AWS_ENDPOINT_URL all apply. Every command
+// follows the conventions of cli.go.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,44 +15,41 @@ import (
 	"syscall"
 )
 
-const usage = `usage: ecsplane <command> [flags]
+const usage = `usage: ecsplane <command> [flags] [arguments]
 
 commands:
   history <service>   list a service's deployments, newest first
   actions <subject>   list the audit actions recorded for a service or stack
+  stack plan          list every change a build would make, after the preflight checks
+  stack apply         build the stack: preflight, then every change, then wait until ready
+  stack destroy       tear the stack down
   local               run the control plane end to end on the embedded AWS environment
-                      (--keep: keep it running for the commands below and aws --endpoint-url)
+                      (--keep: keep it running for the commands here and the AWS CLI)
   events put FILE...  put EventBridge events on the bus
   invoke FUNCTION     invoke a function with --event FILE and print its result or typed error
-  stack plan|apply|destroy
-                      plan, build or tear down the two-AZ ECS-on-EC2 stack
 
-Run 'ecsplane <command> -h' for a command's flags.
+Run 'ecsplane <command> --help' for a command's flags; every flag that has
+an environment variable names it. --json gives machine-readable output, on
+every command that has one.
+
+AWS access uses the SDK's standard chain: AWS_PROFILE, AWS_REGION (or
+--region) and AWS_ENDPOINT_URL apply.
+
+exit codes: 0 success, 1 failure, 2 usage (a bad flag or argument, a missing setting)
 `
-
-// errUsage means the arguments were wrong; the usage has been printed.
-var errUsage = errors.New("usage")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	switch {
-	case err == nil:
-	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
-		os.Exit(2)
-	case errors.Is(err, errFunction):
-		os.Exit(1)
-	default:
-		fmt.Fprintln(os.Stderr, "ecsplane:", err)
-		os.Exit(1)
-	}
+	report(os.Stderr, err)
+	os.Exit(exitCode(err))
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return errUsage
+		return &usageError{cmd: "", msg: "no command"}
 	}
 	switch args[0] {
 	case "history":
@@ -68,11 +64,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runEvents(ctx, args[1:], stdout, stderr)
 	case "invoke":
 		return runInvoke(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	default:
-		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
-		return errUsage
+		return &usageError{cmd: "", msg: fmt.Sprintf("unknown command %q", args[0])}
 	}
 }

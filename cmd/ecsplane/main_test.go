@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -18,16 +17,131 @@ import (
 
 func TestMain(m *testing.M) { awstest.Main(m) }
 
-func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{nil, {"frobnicate"}, {"history"}, {"history", "--table", "t"}, {"history", "--table", "t", "--limit", "0", "web"}} {
-		var out, errOut bytes.Buffer
-		if err := run(context.Background(), args, &out, &errOut); !errors.Is(err, errUsage) {
-			t.Errorf("run(%q) = %v, want usage error", args, err)
+// cli runs the CLI as main does: what it prints on stdout and stderr, and
+// its exit code.
+func cli(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, &out, &errOut)
+	report(&errOut, err)
+	return out.String(), errOut.String(), exitCode(err)
+}
+
+// noAWSSettings clears what the CLI reads from the environment, so a test
+// sees what a user without it would.
+func noAWSSettings(t *testing.T) {
+	for _, k := range []string{tableEnv, "ECSPLANE_STACK", "ECSPLANE_IMAGE_REPOSITORY", "ECSPLANE_NGINX_IMAGE", "ECSPLANE_INSTANCE_PROFILE_ARN",
+		"ECSPLANE_EXECUTION_ROLE_ARN", "ECSPLANE_TASK_ROLE_ARN", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	// A call that got through would fail on the network, not on usage.
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+}
+
+// TestHelpOfEveryCommand: --help (and -h) prints the usage, every flag
+// with its environment variable, what --json does and the exit codes, on
+// stdout, and exits 0.
+func TestHelpOfEveryCommand(t *testing.T) {
+	noAWSSettings(t)
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--help"}, []string{"history <service>", "stack apply", "local", "events put FILE...", "invoke FUNCTION", "exit codes: 0 success, 1 failure, 2 usage", "--region"}},
+		{[]string{"help"}, []string{"history <service>"}},
+		{[]string{"history", "--help"}, []string{"usage: ecsplane history [flags] <service>", "--table string", "($ECSPLANE_TABLE)", "--region string", "($AWS_REGION)", "--limit int", "(default 20)", "--json\n      print each deployment as a JSON object", "exit codes"}},
+		{[]string{"actions", "-h"}, []string{"usage: ecsplane actions [flags] <subject>", "--table string", "--json"}},
+		{[]string{"stack", "--help"}, []string{"plan|apply|destroy", "--name string", "($ECSPLANE_STACK)", "--timeout duration", "exit codes"}},
+		{[]string{"stack", "plan", "--help"}, []string{"usage: ecsplane stack plan", "preflight", "--spec string", "--json\n      print one JSON object"}},
+		{[]string{"stack", "apply", "-h"}, []string{"usage: ecsplane stack apply", "--wait", "--interval duration", "(default 15s)", "--timeout duration", "(default 30m0s)", "($ECSPLANE_TASK_ROLE_ARN)"}},
+		{[]string{"stack", "destroy", "--help"}, []string{"usage: ecsplane stack destroy", "--state-machine string"}},
+		{[]string{"local", "--help"}, []string{"usage: ecsplane local", "--json\n      not supported: it prints the narrative", "--template string", "--keep"}},
+		{[]string{"events", "--help"}, []string{"usage: ecsplane events put [flags] FILE...", "--json\n      print each event put as a JSON object"}},
+		{[]string{"events", "put", "--help"}, []string{"usage: ecsplane events put [flags] FILE...", "--bus string", "--region string"}},
+		{[]string{"invoke", "--help"}, []string{"usage: ecsplane invoke [flags] FUNCTION", "--event string", "--json"}},
+	}
+	for _, tt := range tests {
+		out, errOut, code := cli(t, tt.args...)
+		if code != exitOK || errOut != "" {
+			t.Errorf("%q: exit %d, stderr %q; want 0 and nothing on stderr", tt.args, code, errOut)
 		}
-		if errOut.Len() == 0 {
-			t.Errorf("run(%q) printed no usage", args)
+		for _, w := range tt.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%q: usage lacks %q:\n%s", tt.args, w, out)
+			}
 		}
 	}
+}
+
+// TestUsageErrors: a bad command line exits 2 and says what is wrong on
+// stderr; a missing setting names its flag and its variable.
+func TestUsageErrors(t *testing.T) {
+	noAWSSettings(t)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "ecsplane: no command"},
+		{[]string{"frobnicate"}, `ecsplane: unknown command "frobnicate"`},
+		{[]string{"history", "web"}, "ecsplane history: missing the ledger table (the control plane's LedgerTableName output): set --table or $ECSPLANE_TABLE"},
+		{[]string{"history", "--table", "t"}, "ecsplane history: want one <service>, got 0 arguments"},
+		{[]string{"history", "--table", "t", "--limit", "0", "web"}, "--limit must be positive, got 0"},
+		{[]string{"history", "--table", "t", "web"}, "ecsplane history: missing the AWS region: set --region or $AWS_REGION"},
+		{[]string{"actions", "--frob", "web"}, "ecsplane actions: flag provided but not defined: -frob (see the flags with --help)"},
+		{[]string{"stack"}, "ecsplane stack: missing the subcommand: plan, apply or destroy"},
+		{[]string{"stack", "frob"}, `ecsplane stack: unknown subcommand "frob"`},
+		{[]string{"stack", "apply", "--interval", "0"}, "ecsplane stack apply: --interval must be positive, got 0s"},
+		{[]string{"stack", "apply", "--timeout", "soon"}, `invalid value "soon" for flag -timeout`},
+		{[]string{"stack", "plan", "--state-machine", "arn:aws:states:us-east-1:123456789012:stateMachine:x"}, "plan runs here only"},
+		{[]string{"stack", "apply"}, "ecsplane stack apply: missing the stack's name: set --name or $ECSPLANE_STACK; the app's image repository: set --image-repository or $ECSPLANE_IMAGE_REPOSITORY; " +
+			"the nginx sidecar's image, built from nginx/: set --nginx-image or $ECSPLANE_NGINX_IMAGE; the container instances' instance profile: set --instance-profile-arn or $ECSPLANE_INSTANCE_PROFILE_ARN; " +
+			"the task execution role: set --execution-role-arn or $ECSPLANE_EXECUTION_ROLE_ARN; the task role: set --task-role-arn or $ECSPLANE_TASK_ROLE_ARN; " +
+			"the ledger table (the control plane's LedgerTableName output): set --table or $ECSPLANE_TABLE"},
+		{[]string{"stack", "destroy"}, "ecsplane stack destroy: missing the stack's name: set --name or $ECSPLANE_STACK\n"},
+		{[]string{"local", "--json"}, "ecsplane local: --json is not supported: it prints the narrative of a local run"},
+		{[]string{"local", "--speed", "0"}, "ecsplane local: --speed must be positive, got 0"},
+		{[]string{"events"}, "ecsplane events: want the subcommand put"},
+		{[]string{"events", "put"}, "ecsplane events put: want at least one FILE"},
+		{[]string{"invoke"}, "ecsplane invoke: want one FUNCTION, got 0 arguments"},
+		{[]string{"invoke", "a", "b"}, "want one FUNCTION, got 2 arguments"},
+	}
+	for _, tt := range tests {
+		out, errOut, code := cli(t, tt.args...)
+		if code != exitUsage {
+			t.Errorf("%q: exit %d, want 2; stderr %q", tt.args, code, errOut)
+		}
+		if !strings.Contains(errOut, tt.want) {
+			t.Errorf("%q: stderr %q, want %q", tt.args, errOut, tt.want)
+		}
+		if tt.args != nil && out != "" {
+			t.Errorf("%q: stdout %q, want nothing", tt.args, out)
+		}
+	}
+}
+
+// TestHistoryWithoutOrWithAWrongTable: without a table the CLI says which
+// setting is missing (exit 2); with one that does not exist it names it,
+// the region it looked in and where the name came from (exit 1).
+func TestHistoryWithoutOrWithAWrongTable(t *testing.T) {
+	env := awstest.Moto(t)
+	awstest.UseEndpoint(t, env.Endpoint)
+	t.Setenv(tableEnv, "")
+	_, errOut, code := cli(t, "history", "web")
+	if code != exitUsage || !strings.Contains(errOut, "set --table or $ECSPLANE_TABLE") {
+		t.Errorf("history without a table: exit %d, stderr %q", code, errOut)
+	}
+	t.Setenv(tableEnv, "no-such-ledger-"+env.AccountID)
+	out, errOut, code := cli(t, "history", "web")
+	want := `ecsplane: reading the history of web: ledger table "no-such-ledger-` + env.AccountID + `" does not exist in us-east-1 (--table or $ECSPLANE_TABLE)`
+	if code != exitFailure || !strings.Contains(errOut, want) {
+		t.Errorf("history with a wrong table: exit %d, stderr %q; want 1 and %q", code, errOut, want)
+	}
+	if _, errOut, code := cli(t, "actions", "--json", "web"); code != exitFailure || !strings.Contains(errOut, "does not exist") {
+		t.Errorf("actions with a wrong table: exit %d, stderr %q", code, errOut)
+	}
+	_ = out
 }
 
 // TestHistoryThroughEndpointChain reads history the way a user does: the CLI
@@ -58,23 +172,23 @@ func TestHistoryThroughEndpointChain(t *testing.T) {
 	awstest.UseEndpoint(t, env.Endpoint)
 	t.Setenv(tableEnv, table)
 
-	var out, errOut bytes.Buffer
-	if err := run(ctx, []string{"history", "web", "--limit", "2"}, &out, &errOut); err != nil {
-		t.Fatalf("history: %v (%s)", err, errOut.String())
+	out, errOut, code := cli(t, "history", "web", "--limit", "2")
+	if code != exitOK {
+		t.Fatalf("history: exit %d: %s", code, errOut)
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || !strings.Contains(lines[0], "STATUS") || !strings.Contains(lines[1], "v2") || !strings.Contains(lines[2], "v1") {
-		t.Fatalf("history output:\n%s", out.String())
+		t.Fatalf("history output:\n%s", out)
 	}
 	if !strings.Contains(lines[1], "PENDING → IN_PROGRESS") {
 		t.Errorf("transitions missing: %s", lines[1])
 	}
 
-	out.Reset()
-	if err := run(ctx, []string{"history", "--json", "--all", "web"}, &out, &errOut); err != nil {
-		t.Fatal(err)
+	out, errOut, code = cli(t, "history", "--json", "--all", "web")
+	if code != exitOK {
+		t.Fatalf("history --json: exit %d: %s", code, errOut)
 	}
-	dec := json.NewDecoder(&out)
+	dec := json.NewDecoder(strings.NewReader(out))
 	n := 0
 	for dec.More() {
 		var d ledger.Deployment
