@@ -31,7 +31,7 @@ func localBuildSteps(lc *localControlPlane) []local.Step {
 		{
 			Name: "build the stack with the template's build state machine (AWS behaviour from internal/sim)",
 			Run: func(ctx context.Context, ls *local.Session) error {
-				start, wall := lc.sim.Now(), time.Now()
+				start, wall := lc.Sim.Now(), time.Now()
 				exec, err := runLocalBuild(ctx, lc)
 				if err != nil {
 					return err
@@ -45,26 +45,26 @@ func localBuildSteps(lc *localControlPlane) []local.Step {
 				}
 				fmt.Fprintf(ls.Out, "    preflight: %d checks passed%s\n", len(plan.Preflight.Checked), skipped(plan.Preflight.Skipped))
 				fmt.Fprintf(ls.Out, "    build %s: %d mutating and %d read AWS calls; %s simulated in %s\n",
-					exec.Status, awsclient.Total(lc.calls.Mutations()), awsclient.Total(lc.calls.Reads()),
-					lc.sim.Now().Sub(start).Round(time.Second), time.Since(wall).Round(time.Millisecond))
+					exec.Status, awsclient.Total(lc.Calls.Mutations()), awsclient.Total(lc.Calls.Reads()),
+					lc.Sim.Now().Sub(start).Round(time.Second), time.Since(wall).Round(time.Millisecond))
 				return nil
 			},
 		},
 		{
 			Name: "print the stack's topology",
 			Run: func(ctx context.Context, ls *local.Session) error {
-				return controlplane.PrintTopology(ctx, build.NewClients(lc.sim.Config(), build.Options{}), &outputs, ls.Out)
+				return controlplane.PrintTopology(ctx, build.NewClients(lc.Sim.Config(), build.Options{}), &outputs, ls.Out)
 			},
 		},
 	}
 }
 
 func runLocalBuild(ctx context.Context, lc *localControlPlane) (*execution.Result, error) {
-	arn, err := lc.stateMachine("BuildStateMachine")
+	arn, err := lc.StateMachine("BuildStateMachine")
 	if err != nil {
 		return nil, err
 	}
-	api := sfn.NewFromConfig(lc.cfg)
+	api := sfn.NewFromConfig(lc.Config)
 	start, err := api.StartExecution(ctx, &sfn.StartExecutionInput{
 		StateMachineArn: aws.String(arn), Name: aws.String("local-build"), Input: aws.String(`{"spec": {}}`),
 	})

@@ -37,9 +37,15 @@ func TestLocalBuildSteps(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
 	}
+	// The build, and the launch of each of the group's two instances,
+	// completed by the template's lifecycle state machine.
 	as, _, err := session.Ledger.Actions(context.Background(), "web", ledger.PageRequest{})
-	if err != nil || len(as) != 1 || as[0].Outcome != "SUCCEEDED" {
-		t.Errorf("recorded %+v (%v), want the successful build", as, err)
+	kinds := map[string]int{}
+	for _, a := range as {
+		kinds[a.Kind+" "+a.Action+" "+a.Outcome]++
+	}
+	if err != nil || len(as) != 3 || kinds["build build SUCCEEDED"] != 1 || kinds["lifecycle launch CONTINUE"] != 2 {
+		t.Errorf("recorded %v (%v), want the successful build and two launches completed with CONTINUE", kinds, err)
 	}
 	// The build created the service through the shared deployment path,
 	// which recorded ECS's verdict; nothing else is in the history.

@@ -25,7 +25,9 @@ import (
 	"github.com/ecsplane/ecsplane/internal/build"
 	"github.com/ecsplane/ecsplane/internal/handlererr"
 	"github.com/ecsplane/ecsplane/internal/ledger"
+	"github.com/ecsplane/ecsplane/internal/local"
 	"github.com/ecsplane/ecsplane/internal/local/controlplane"
+	"github.com/ecsplane/ecsplane/internal/local/controlplane/controlplanetest"
 	"github.com/ecsplane/ecsplane/internal/sim"
 	"github.com/ecsplane/ecsplane/internal/stack"
 	"github.com/ecsplane/ecsplane/internal/step"
@@ -246,26 +248,12 @@ func TestTeardownMachineLeavesNothingTagged(t *testing.T) {
 	}
 }
 
-// onSimulator wraps the layer functions of a state machine running on the
-// simulator: the state machine waits 0 s, so each further round of a wait
-// loop calls wait to let simulated time pass instead, and completes the
-// launch hooks that a lifecycle function would.
-func onSimulator(s *sim.Sim, wait func()) func(string, controlplane.StepFunc) controlplane.StepFunc {
-	asg := autoscaling.NewFromConfig(s.Config())
-	return controlplane.BetweenRounds(func(ctx context.Context, req step.Request) error {
-		if err := controlplane.CompletePendingLaunches(ctx, asg, &req.Layers); err != nil {
-			return err
-		}
-		wait()
-		return nil
-	})
-}
-
-// runToSteadyService runs the build and checks that it ends with the
-// service steady and a healthy target in each zone.
-func runToSteadyService(t *testing.T, m *machine) *awstest.Execution {
+// runToSteadyService runs the template's build state machine on the
+// simulator and checks that it ends with the service steady and a healthy
+// target in each zone.
+func runToSteadyService(t *testing.T, l *controlplanetest.Local) *awstest.Execution {
 	t.Helper()
-	exec := m.sfn.Run(t, m.arn, map[string]any{"spec": map[string]any{}, "waits": map[string]any{"seconds": 0, "maxAttempts": 200}})
+	exec := l.Run(t, "BuildStateMachine", map[string]any{"spec": map[string]any{}, "waits": map[string]any{"seconds": 0, "maxAttempts": 200}})
 	if exec.Status != sfntypes.ExecutionStatusSucceeded {
 		t.Fatalf("status %s: %s %s", exec.Status, exec.Error, exec.Cause)
 	}
@@ -282,26 +270,46 @@ func runToSteadyService(t *testing.T, m *machine) *awstest.Execution {
 	return exec
 }
 
-// TestBuildMachineOnSimulator runs statemachine/build.asl.json in moto's
-// engine with the real functions, their EC2, Auto Scaling, ECS, ELB,
-// CloudWatch and Application Auto Scaling clients on the simulator, and
-// CloudWatch Logs in moto. Each
-// Wait state stands for 15 simulated seconds. The service's creation goes
+// localLedger is the ledger of the template's control plane.
+func localLedger(l *controlplanetest.Local) *ledger.Ledger {
+	return ledger.New(dynamodb.NewFromConfig(l.Config), l.App.Tables[local.LedgerTableID])
+}
+
+// TestBuildMachineOnSimulator runs the template's build state machine in
+// moto's engine with the real functions, their EC2, Auto Scaling, ECS, ELB,
+// CloudWatch and Application Auto Scaling clients on the simulator. Each
+// further round of a wait loop stands for 15 simulated seconds. The
+// group's instances come into service through the template's lifecycle
+// state machine, started by its launch rule. The service's creation goes
 // through the shared deployment path, and the ledger holds its verdict.
 func TestBuildMachineOnSimulator(t *testing.T) {
-	sfnEnv := awstest.NewStepFunctions(t)
-	s := sim.New(sim.Options{Seed: 11, AccountID: sfnEnv.AccountID})
-	wall := time.Now()
-	cfg := s.ConfigOver(sfnEnv.Config)
-	m := newMachine(t, sfnEnv, "build.asl.json", machineOptions{cfg: &cfg, account: s.AccountID(), wrap: onSimulator(s, func() { s.Advance(15 * time.Second) })})
-	start := s.Now()
-	exec := runToSteadyService(t, m)
-	t.Logf("build on the simulator: %d mutating calls, %d reads, %d state transitions; simulated %s, wall %s",
-		awsclient.Total(m.calls.Mutations()), awsclient.Total(m.calls.Reads()), exec.Count(sfntypes.HistoryEventTypeTaskStateEntered)+exec.Count(sfntypes.HistoryEventTypeWaitStateEntered)+exec.Count(sfntypes.HistoryEventTypeChoiceStateEntered)+exec.Count(sfntypes.HistoryEventTypePassStateEntered),
+	s := sim.New(sim.Options{Seed: 11})
+	l := controlplanetest.New(t, s, machineStack, nil)
+	wall, start := time.Now(), s.Now()
+	exec := runToSteadyService(t, l)
+	t.Logf("build on the simulator: %d mutating calls, %d reads (lifecycle's included), %d state transitions; simulated %s, wall %s",
+		awsclient.Total(l.Calls.Mutations()), awsclient.Total(l.Calls.Reads()), exec.Count(sfntypes.HistoryEventTypeTaskStateEntered)+exec.Count(sfntypes.HistoryEventTypeWaitStateEntered)+exec.Count(sfntypes.HistoryEventTypeChoiceStateEntered)+exec.Count(sfntypes.HistoryEventTypePassStateEntered),
 		s.Now().Sub(start), time.Since(wall).Round(time.Millisecond))
-	history, _, err := m.ledger.History(context.Background(), machineStack, ledger.PageRequest{})
+	led := localLedger(l)
+	history, _, err := led.History(context.Background(), machineStack, ledger.PageRequest{})
 	if err != nil || len(history) != 1 || history[0].Status != ledger.StatusSucceeded || history[0].Cause != ledger.CauseCreate || history[0].ExecutionARN != exec.ARN {
 		t.Errorf("ledger history %+v (%v), want the service's creation by this execution, succeeded", history, err)
+	}
+	as, _, err := led.Actions(context.Background(), machineStack, ledger.PageRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	launches := 0
+	for _, a := range as {
+		if a.Kind == ledger.KindLifecycle {
+			if a.Action != "launch" || a.Outcome != "CONTINUE" {
+				t.Errorf("lifecycle action %s %s: %s, want every launch completed with CONTINUE", a.Action, a.Outcome, a.Reason)
+			}
+			launches++
+		}
+	}
+	if launches != 2 {
+		t.Errorf("%d launches recorded, want the group's 2 instances: %+v", launches, as)
 	}
 }
 
@@ -312,16 +320,14 @@ func TestBuildMachineOnSimulator(t *testing.T) {
 // absorb both, and the execution still ends with the service steady in both
 // zones, having created each resource once.
 func TestBuildMachineOnSimulatorWithFaults(t *testing.T) {
-	sfnEnv := awstest.NewStepFunctions(t)
-	s := sim.New(sim.Options{Seed: 13, AccountID: sfnEnv.AccountID})
+	s := sim.New(sim.Options{Seed: 13})
 	for _, svc := range []string{ec2.ServiceID, autoscaling.ServiceID, ecs.ServiceID, elb.ServiceID} {
 		s.Throttle(svc, "", 0.1)
 		s.SetConsistencyDelay(svc, 2*time.Second)
 	}
-	runningClock(t, s, func(wait func()) *stack.Outputs {
-		cfg := s.ConfigOver(sfnEnv.Config)
-		m := newMachine(t, sfnEnv, "build.asl.json", machineOptions{cfg: &cfg, account: s.AccountID(), wrap: onSimulator(s, wait)})
-		runToSteadyService(t, m)
+	l := controlplanetest.New(t, s, machineStack, nil)
+	runningClock(t, s, func(func()) *stack.Outputs {
+		runToSteadyService(t, l)
 		throttled, missed := 0, 0
 		for _, c := range s.Calls() {
 			switch {
@@ -334,36 +340,31 @@ func TestBuildMachineOnSimulatorWithFaults(t *testing.T) {
 		if throttled == 0 || missed == 0 {
 			t.Errorf("%d throttled and %d not-found attempts: the faults were not injected", throttled, missed)
 		}
-		vpcs, err := m.sdk.EC2.DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{})
+		vpcs, err := ec2.NewFromConfig(s.Config()).DescribeVpcs(context.Background(), &ec2.DescribeVpcsInput{})
 		if err != nil || len(vpcs.Vpcs) != 1 {
 			t.Errorf("%d VPCs (%v), want exactly 1 despite retried creates", len(vpcs.Vpcs), err)
 		}
 		t.Logf("build under faults: %d mutating calls and %d reads, with %d throttled and %d not-found attempts retried",
-			awsclient.Total(m.calls.Mutations()), awsclient.Total(m.calls.Reads()), throttled, missed)
+			awsclient.Total(l.Calls.Mutations()), awsclient.Total(l.Calls.Reads()), throttled, missed)
 		return nil
 	})
 }
 
-// TestTeardownMachineOnSimulator tears down a running stack through
-// statemachine/teardown.asl.json where deletes take time: the service
-// drains, the group deletes its instances, NAT gateways delete. Each Wait
-// stands for 15 simulated seconds.
+// TestTeardownMachineOnSimulator tears down a running stack through the
+// template's teardown state machine where deletes take time: the service
+// drains, the group deletes its instances, NAT gateways delete. Each
+// further round of a wait loop stands for 15 simulated seconds.
 func TestTeardownMachineOnSimulator(t *testing.T) {
-	sfnEnv := awstest.NewStepFunctions(t)
-	s := sim.New(sim.Options{Seed: 13, AccountID: sfnEnv.AccountID})
-	cfg := s.ConfigOver(sfnEnv.Config)
-	m := newMachine(t, sfnEnv, "teardown.asl.json", machineOptions{cfg: &cfg, account: s.AccountID(),
-		wrap: controlplane.BetweenRounds(func(context.Context, step.Request) error { s.Advance(15 * time.Second); return nil })})
-	f := &simStack{sim: s, clients: m.cp.Clients, sdk: m.sdk, calls: m.calls, ledger: m.ledger, spec: testSpec(t, machineStack, s.AccountID())}
+	f := simFixture(t, 13)
 	converge(t, f, stack.NewRun(f.spec, false, "seed", nil))
-	exec := m.sfn.Run(t, m.arn, map[string]any{"waits": map[string]any{"seconds": 0, "maxAttempts": 100}})
+	exec := f.local.Run(t, "TeardownStateMachine", map[string]any{"waits": map[string]any{"seconds": 0, "maxAttempts": 100}})
 	if exec.Status != sfntypes.ExecutionStatusSucceeded {
 		t.Fatalf("status %s: %s %s", exec.Status, exec.Error, exec.Cause)
 	}
 	if waits := exec.Count(sfntypes.HistoryEventTypeWaitStateEntered); waits == 0 {
 		t.Error("the teardown never waited: the simulator's deletes should take time")
 	}
-	if left := tagged(t, m.sdk, f.spec); len(left) > 0 {
+	if left := tagged(t, f.sdk, f.spec); len(left) > 0 {
 		t.Errorf("left after teardown: %v", left)
 	}
 }

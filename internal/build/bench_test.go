@@ -18,7 +18,7 @@ func BenchmarkBuildOnSimulator(b *testing.B) {
 		b.StartTimer()
 		start := f.sim.Now()
 		converge(b, f, stack.NewRun(f.spec, false, "bench", nil))
-		b.ReportMetric(float64(buildMutations(f.calls)), "mutations/op")
+		b.ReportMetric(float64(awsclient.Total(f.calls.Mutations())), "mutations/op")
 		b.ReportMetric(float64(ledgerWrites(f.calls)), "ledger-writes/op")
 		b.ReportMetric(float64(awsclient.Total(f.calls.Reads())), "reads/op")
 		b.ReportMetric(f.sim.Now().Sub(start).Seconds(), "sim-s/op")

@@ -16,7 +16,7 @@ import (
 	"github.com/ecsplane/ecsplane/internal/awstest"
 	"github.com/ecsplane/ecsplane/internal/build"
 	"github.com/ecsplane/ecsplane/internal/ledger"
-	"github.com/ecsplane/ecsplane/internal/local/controlplane"
+	"github.com/ecsplane/ecsplane/internal/local/controlplane/controlplanetest"
 	"github.com/ecsplane/ecsplane/internal/sim"
 	"github.com/ecsplane/ecsplane/internal/stack"
 )
@@ -25,7 +25,8 @@ import (
 // moto does not: Auto Scaling balancing across zones, container instances
 // registering, tasks running and targets turning healthy. DynamoDB (the
 // ledger) and CloudWatch Logs are moto's, in an account of the test's own;
-// calls counts both.
+// calls counts both. The template's control plane runs beside it, so its
+// lifecycle state machine lets the group's instances into service.
 type simStack struct {
 	sim     *sim.Sim
 	clients build.Clients
@@ -33,6 +34,7 @@ type simStack struct {
 	calls   *awsclient.Calls
 	ledger  *ledger.Ledger
 	spec    stack.Spec
+	local   *controlplanetest.Local
 }
 
 func simFixture(t testing.TB, seed uint64) *simStack {
@@ -43,8 +45,9 @@ func simFixture(t testing.TB, seed uint64) *simStack {
 	cfg := s.ConfigOver(env.Config)
 	cfg.APIOptions = append(cfg.APIOptions, calls.Middleware())
 	led := ledger.New(dynamodb.NewFromConfig(cfg), awstest.LedgerTable(t, env))
+	spec := testSpec(t, "simstack", s.AccountID())
 	return &simStack{sim: s, clients: build.NewClients(cfg, build.Options{Ledger: led}), sdk: newSDK(cfg), calls: calls, ledger: led,
-		spec: testSpec(t, "simstack", s.AccountID())}
+		spec: spec, local: controlplanetest.New(t, s, spec.Name, nil)}
 }
 
 // converge runs every layer and its readiness checks, advancing the
@@ -54,7 +57,9 @@ func converge(t testing.TB, f *simStack, run *stack.Run) *stack.Outputs {
 	return convergeWith(t, f, run, func() { f.sim.Advance(15 * time.Second) })
 }
 
-// convergeWith is converge with wait standing for the Wait state.
+// convergeWith is converge with wait standing for the Wait state. After
+// each wait the lifecycle state machine settles: the runner moves the
+// clock at its own pace, not a state machine's.
 func convergeWith(t testing.TB, f *simStack, run *stack.Run, wait func()) *stack.Outputs {
 	t.Helper()
 	o, err := build.Converge(context.Background(), f.clients, run, func(ctx context.Context, o *stack.Outputs, check string, st stack.Status, round int) error {
@@ -67,23 +72,13 @@ func convergeWith(t testing.TB, f *simStack, run *stack.Run, wait func()) *stack
 			}
 			t.Fatalf("check %s not ready after %d rounds: %s", check, round, st.Detail)
 		}
-		if err := controlplane.CompletePendingLaunches(ctx, f.sdk.AutoScaling, o); err != nil {
-			return err
-		}
 		wait()
-		return nil
+		return f.local.Settle(ctx)
 	})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, run.Plan())
 	}
 	return o
-}
-
-// buildMutations counts the mutating calls of the build itself, without
-// the lifecycle stand-in's CompleteLifecycleAction calls.
-func buildMutations(calls *awsclient.Calls) int {
-	m := calls.Mutations()
-	return awsclient.Total(m) - m["Auto Scaling:CompleteLifecycleAction"]
 }
 
 func TestBuildConvergesOnSimulator(t *testing.T) {
@@ -92,7 +87,7 @@ func TestBuildConvergesOnSimulator(t *testing.T) {
 	wall := time.Now()
 	converge(t, f, stack.NewRun(f.spec, false, "sim", nil))
 	t.Logf("fresh build: %d mutating calls (%d of them ledger writes), %d reads; simulated %s, wall %s",
-		buildMutations(f.calls), ledgerWrites(f.calls), awsclient.Total(f.calls.Reads()), f.sim.Now().Sub(start), time.Since(wall).Round(time.Millisecond))
+		awsclient.Total(f.calls.Mutations()), ledgerWrites(f.calls), awsclient.Total(f.calls.Reads()), f.sim.Now().Sub(start), time.Since(wall).Round(time.Millisecond))
 
 	f.calls.Reset()
 	again := stack.NewRun(f.spec, false, "sim-2", nil)
@@ -200,7 +195,7 @@ func TestBuildConvergesUnderEventualConsistency(t *testing.T) {
 	if n := f.sim.CallCount(ec2.ServiceID, "ModifyVpcAttribute"); n <= 2 {
 		t.Errorf("ModifyVpcAttribute attempts = %d, want retries past the window", n)
 	}
-	t.Logf("under eventual consistency: %d mutating calls, %d reads", buildMutations(f.calls), awsclient.Total(f.calls.Reads()))
+	t.Logf("under eventual consistency: %d mutating calls, %d reads", awsclient.Total(f.calls.Mutations()), awsclient.Total(f.calls.Reads()))
 }
 
 // TestNetworkConvergesUnderEC2Consistency builds the network and security

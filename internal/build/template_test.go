@@ -22,6 +22,7 @@ import (
 	"github.com/ecsplane/ecsplane/internal/ingress"
 	"github.com/ecsplane/ecsplane/internal/lambdaenv"
 	"github.com/ecsplane/ecsplane/internal/ledger"
+	"github.com/ecsplane/ecsplane/internal/lifecycle"
 	"github.com/ecsplane/ecsplane/internal/local"
 	"github.com/ecsplane/ecsplane/internal/service"
 )
@@ -88,8 +89,8 @@ func functionStatements(t *testing.T) map[string][]statement {
 // service, and a plan that only reads.
 func TestFunctionPoliciesAreLeastPrivilege(t *testing.T) {
 	byFunction := functionStatements(t)
-	if len(byFunction) != len(build.Layers)+2 {
-		t.Fatalf("policies of %d functions, want the plan, the record and one per layer", len(byFunction))
+	if len(byFunction) != len(build.Layers)+3 {
+		t.Fatalf("policies of %d functions, want the plan, the record, the lifecycle and one per layer", len(byFunction))
 	}
 	passRole := map[string][]string{}
 	for fn, sts := range byFunction {
@@ -259,6 +260,7 @@ func TestFunctionsLinkOnlyTheClientsTheyCall(t *testing.T) {
 // name a main declares its variable with.
 var configs = map[string]any{
 	"build.Config": build.Config{}, "ingress.Config": ingress.Config{}, "service.Config": service.Config{}, "ledger.Config": ledger.Config{},
+	"lifecycle.Config": lifecycle.Config{},
 }
 
 // TestFunctionsDeclareTheEnvironmentTheyRead reads, for every function,

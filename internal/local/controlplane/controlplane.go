@@ -1,8 +1,7 @@
 // Package controlplane runs the control plane's functions in process, on
 // the local environment and in the tests: the handlers the state machines
-// call through the gateway, the stand-in for the lifecycle function's
-// launch-hook completions, and the stack's topology as `make local` prints
-// it.
+// call through the gateway, template.yaml's whole control plane on a
+// simulator (OnSim), and the stack's topology as `make local` prints it.
 package controlplane
 
 import (

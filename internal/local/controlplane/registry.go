@@ -1,10 +1,13 @@
 package controlplane
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -17,6 +20,7 @@ import (
 	"github.com/ecsplane/ecsplane/internal/ingress"
 	"github.com/ecsplane/ecsplane/internal/lambdaenv"
 	"github.com/ecsplane/ecsplane/internal/ledger"
+	"github.com/ecsplane/ecsplane/internal/lifecycle"
 	"github.com/ecsplane/ecsplane/internal/local"
 	"github.com/ecsplane/ecsplane/internal/network"
 	"github.com/ecsplane/ecsplane/internal/security"
@@ -33,6 +37,9 @@ import (
 // CloudWatch Logs calls on Sim reach moto.
 type Clients struct {
 	Moto, Sim aws.Config
+	// Clock is the time on AWS's side, the simulator's, which lifecycle
+	// hooks and their deadlines follow; time.Now when nil.
+	Clock func() time.Time
 }
 
 // handlerFor builds one function's handler from its environment, as its
@@ -47,7 +54,8 @@ type funcEnv struct {
 	lookup  config.Lookup
 	clients Clients
 	log     *slog.Logger
-	wrap    func(layer string, h StepFunc) StepFunc
+	// between runs before each further round of a wait loop.
+	between func(ctx context.Context) error
 }
 
 // load reads the function's own configuration, reporting every missing
@@ -70,8 +78,8 @@ func layer[C any](l step.Layer[C], clients func(e *funcEnv) (C, error)) handlerF
 		}
 		h := &step.Handler[C]{Layer: l, Clients: c, Stack: e.StackName, Log: e.log}
 		var fn StepFunc = h.Handle
-		if e.wrap != nil {
-			fn = e.wrap(l.Name, fn)
+		if e.between != nil {
+			fn = BetweenRounds(func(ctx context.Context, _ step.Request) error { return e.between(ctx) })(l.Name, fn)
 		}
 		return fn, nil
 	}
@@ -117,6 +125,32 @@ var registry = map[string]handlerFor{
 		c.SSM = ssm.NewFromConfig(e.clients.Moto)
 		return c, err
 	}),
+	"LifecycleFunction": func(e *funcEnv) (any, error) {
+		var cfg lifecycle.Config
+		if err := e.load(&cfg); err != nil {
+			return nil, err
+		}
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+		h := &lifecycle.Handler{
+			Clients: lifecycle.NewClients(e.clients.Sim), Ledger: ledger.New(dynamodb.NewFromConfig(e.clients.Moto), cfg.TableName),
+			Stack: e.StackName, Config: cfg, Now: e.clients.Clock, Log: e.log,
+		}
+		if e.between == nil {
+			return h.Handle, nil
+		}
+		// Every check follows the state machine's wait.
+		return func(ctx context.Context, raw json.RawMessage) (any, error) {
+			var req lifecycle.Request
+			if json.Unmarshal(raw, &req) == nil && req.Op == lifecycle.OpCheck {
+				if err := e.between(ctx); err != nil {
+					return nil, err
+				}
+			}
+			return h.Handle(ctx, raw)
+		}, nil
+	},
 	"ServiceFunction": layer(service.Step, func(e *funcEnv) (service.Clients, error) {
 		var cfg service.Config
 		err := e.load(&cfg)
@@ -137,10 +171,12 @@ func Registered() []string {
 
 // Handlers builds the handler of every function in fns (local.App's, with
 // their template environment resolved), by logical ID, with their clients
-// on c. wrap, when set, wraps each layer function's handler. A function
+// on c. between, when set, runs before each further round of a wait loop
+// (a layer's check or teardown round, a lifecycle check), where the local
+// state machines wait 0 s: it lets simulated time pass instead. A function
 // the registry does not know, or whose environment lacks a variable its
 // main reads, is an error naming it.
-func Handlers(fns []local.Function, c Clients, log *slog.Logger, wrap func(layer string, h StepFunc) StepFunc) (map[string]any, error) {
+func Handlers(fns []local.Function, c Clients, log *slog.Logger, between func(ctx context.Context) error) (map[string]any, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -152,7 +188,7 @@ func Handlers(fns []local.Function, c Clients, log *slog.Logger, wrap func(layer
 			errs = append(errs, fmt.Errorf("function %s has no local handler in internal/local/controlplane's registry", f.LogicalID))
 			continue
 		}
-		env := &funcEnv{lookup: lookupIn(f.Environment), clients: c, log: log.With("function", f.LogicalID), wrap: wrap}
+		env := &funcEnv{lookup: lookupIn(f.Environment), clients: c, log: log.With("function", f.LogicalID), between: between}
 		h, err := newHandler(env)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("function %s: %w", f.LogicalID, err))
