@@ -128,6 +128,7 @@ func (s *Sim) fireUntil(target time.Time) {
 			s.clock.now = at
 		}
 		t.fn()
+		s.observed()
 	}
 }
 

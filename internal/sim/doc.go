@@ -55,6 +55,17 @@
 // (aws.ecs); "CloudWatch Alarm State Change" (aws.cloudwatch); "ECR Image
 // Action" (aws.ecr).
 //
+// # Observing every step
+//
+// Observe hands a Snapshot of the fleet (instances with their EC2 and Auto
+// Scaling states, tasks with their status, stop code and target ID, and
+// every target with the health DescribeTargetHealth reports) to a callback
+// after every step: each timer that fires and each API call answered. A
+// test checks invariants with it at every moment of a scenario, such as no
+// task stopping while its target still takes or drains traffic, rather
+// than at the moments it polls. With no observer, a step costs nothing
+// more.
+//
 // # Adding a service
 //
 // A service is a set of files that register themselves from init:

@@ -84,6 +84,7 @@ func (s *Sim) dispatch(svc, op string, input any) (out any, requestID string, er
 		return nil, requestID, apiError("DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
 	}
 	out, err = h(s, input)
+	s.observed()
 	return out, requestID, err
 }
 

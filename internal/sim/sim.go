@@ -130,6 +130,7 @@ type Sim struct {
 	ecr *ecrState
 
 	instanceObservers []func(inst *instance, prevState string)
+	observers         observers
 }
 
 // New returns a simulator configured by opts.
