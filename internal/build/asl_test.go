@@ -326,7 +326,7 @@ func TestBuildMachineOnSimulatorWithFaults(t *testing.T) {
 		s.SetConsistencyDelay(svc, 2*time.Second)
 	}
 	l := controlplanetest.New(t, s, machineStack, nil)
-	runningClock(t, s, func(func()) *stack.Outputs {
+	runningClockAt(t, s, func() float64 { return lifecycleClock }, func(func()) *stack.Outputs {
 		runToSteadyService(t, l)
 		throttled, missed := 0, 0
 		for _, c := range s.Calls() {

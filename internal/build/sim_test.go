@@ -50,17 +50,15 @@ func simFixture(t testing.TB, seed uint64) *simStack {
 		spec: spec, local: controlplanetest.New(t, s, spec.Name, nil)}
 }
 
-// converge runs every layer and its readiness checks, advancing the
-// simulator's clock while a check waits, as the state machine's Wait states
-// would.
+// converge runs every layer and its readiness checks, letting a round of
+// simulated time pass while a check waits, as the state machine's Wait
+// states would, in step with the lifecycle state machine.
 func converge(t testing.TB, f *simStack, run *stack.Run) *stack.Outputs {
-	return convergeWith(t, f, run, func() { f.sim.Advance(15 * time.Second) })
+	return convergeWith(t, f, run, f.local.Round)
 }
 
-// convergeWith is converge with wait standing for the Wait state. After
-// each wait the lifecycle state machine settles: the runner moves the
-// clock at its own pace, not a state machine's.
-func convergeWith(t testing.TB, f *simStack, run *stack.Run, wait func()) *stack.Outputs {
+// convergeWith is converge with wait standing for the Wait state.
+func convergeWith(t testing.TB, f *simStack, run *stack.Run, wait func(context.Context) error) *stack.Outputs {
 	t.Helper()
 	o, err := build.Converge(context.Background(), f.clients, run, func(ctx context.Context, o *stack.Outputs, check string, st stack.Status, round int) error {
 		if round == 240 {
@@ -72,8 +70,7 @@ func convergeWith(t testing.TB, f *simStack, run *stack.Run, wait func()) *stack
 			}
 			t.Fatalf("check %s not ready after %d rounds: %s", check, round, st.Detail)
 		}
-		wait()
-		return f.local.Settle(ctx)
+		return wait(ctx)
 	})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, run.Plan())
@@ -150,8 +147,13 @@ func TestBuildConvergesUnderEventualConsistency(t *testing.T) {
 		f.sim.SetConsistencyDelay(svc, 2*time.Second)
 		f.sim.Throttle(svc, "", 0.05)
 	}
-	o := runningClock(t, f.sim, func(wait func()) *stack.Outputs {
-		return convergeWith(t, f, stack.NewRun(f.spec, false, "consistency", nil), wait)
+	o := runningClockAt(t, f.sim, func() float64 { return lifecycleClock }, func(wait func()) *stack.Outputs {
+		// The clock runs by itself; each wait lets the lifecycle state
+		// machine catch up with it.
+		return convergeWith(t, f, stack.NewRun(f.spec, false, "consistency", nil), func(ctx context.Context) error {
+			wait()
+			return f.local.Settle(ctx)
+		})
 	})
 	if o.Service == nil {
 		t.Fatal("no service")
@@ -229,6 +231,12 @@ func TestNetworkConvergesUnderEC2Consistency(t *testing.T) {
 // fastClock is how many times faster than wall time runningClock moves the
 // simulator's clock.
 const fastClock = 300
+
+// lifecycleClock is runningClock's speed-up where the template's lifecycle
+// state machine completes the group's launch hooks: a 300 s hook lasts 5 s
+// of wall time at it, time enough for the event to reach the state machine
+// and its rounds to see the instance join.
+const lifecycleClock = 60
 
 // runningClock runs fn while the simulator's clock moves with wall time,
 // fastClock times faster, so the retryer's backoff lets time pass; fn's

@@ -26,13 +26,17 @@ func (h *Handler) Check(ctx context.Context, run *Run) (*Progress, error) {
 	round := max(now.Sub(p.CheckedAt), time.Duration(a.PollSeconds)*time.Second)
 	p.Round++
 	p.CheckedAt = now
-	_, gone, err := h.member(ctx, a)
+	_, gone, beat, err := h.member(ctx, a)
 	if err != nil {
 		return nil, err
 	}
 	if gone != "" {
 		p.State, p.Detail = StateGone, gone
 		return &p, nil
+	}
+	if beat {
+		p.HeartbeatAt = now
+		p.Heartbeats++
 	}
 	ready, detail, err := h.ready(ctx, a, &p)
 	if err != nil {
@@ -60,7 +64,7 @@ func (h *Handler) Check(ctx context.Context, run *Run) (*Progress, error) {
 			p.Heartbeats++
 		}
 	}
-	h.Log.InfoContext(ctx, "checked lifecycle action", "instance_id", a.InstanceID, "kind", a.Kind, "state", p.State, "round", p.Round, "detail", p.Detail)
+	h.log().InfoContext(ctx, "checked lifecycle action", "instance_id", a.InstanceID, "kind", a.Kind, "state", p.State, "round", p.Round, "detail", p.Detail)
 	return &p, nil
 }
 
@@ -109,11 +113,9 @@ func heartbeatDue(a *Action, p *Progress, now time.Time, round time.Duration) bo
 
 // heartbeat extends the hook's timeout, or says why the action is gone.
 func (h *Handler) heartbeat(ctx context.Context, a *Action) (string, error) {
-	_, err := h.Clients.AutoScaling.RecordLifecycleActionHeartbeat(ctx, &autoscaling.RecordLifecycleActionHeartbeatInput{
-		AutoScalingGroupName: aws.String(a.Group), LifecycleHookName: aws.String(a.Hook), LifecycleActionToken: aws.String(a.Token), InstanceId: aws.String(a.InstanceID),
-	})
+	_, err := h.Clients.AutoScaling.RecordLifecycleActionHeartbeat(ctx, heartbeatInput(a))
 	if err == nil {
-		h.Log.InfoContext(context.WithoutCancel(ctx), "recorded lifecycle heartbeat", "instance_id", a.InstanceID, "hook", a.Hook)
+		h.log().InfoContext(context.WithoutCancel(ctx), "recorded lifecycle heartbeat", "instance_id", a.InstanceID, "hook", a.Hook)
 		return "", nil
 	}
 	return h.ended(ctx, a, "recording a heartbeat", err)
@@ -124,7 +126,7 @@ func (h *Handler) heartbeat(ctx context.Context, a *Action) (string, error) {
 // no code of its own, so the instance's state decides.
 func (h *Handler) ended(ctx context.Context, a *Action, doing string, err error) (string, error) {
 	if awserr.Code(err) == "ValidationError" {
-		if _, gone, merr := h.member(ctx, a); merr == nil && gone != "" {
+		if _, gone, merr := h.listed(ctx, a); merr == nil && gone != "" {
 			return gone, nil
 		}
 	}
@@ -136,6 +138,7 @@ func (h *Handler) ended(ctx context.Context, a *Action, doing string, err error)
 // the state machine publishes says what the deadline policy did.
 func (h *Handler) Complete(ctx context.Context, run *Run) (*Progress, error) {
 	a, p := &run.Action, run.Progress
+	p.CheckedAt = h.now()
 	result := ResultContinue
 	switch p.State {
 	case StateReady:
@@ -161,7 +164,7 @@ func (h *Handler) Complete(ctx context.Context, run *Run) (*Progress, error) {
 		p.Notice = fmt.Sprintf("ecsplane: the %s of instance %s (%s) in group %s hit its deadline: %s. Its lifecycle action was completed with %s.",
 			a.Kind, a.InstanceID, a.Zone, a.Group, p.Detail, result)
 	}
-	h.Log.InfoContext(ctx, "completed lifecycle action", "instance_id", a.InstanceID, "kind", a.Kind, "result", result, "deadline", p.Deadline)
+	h.log().InfoContext(ctx, "completed lifecycle action", "instance_id", a.InstanceID, "kind", a.Kind, "result", result, "deadline", p.Deadline)
 	return &p, nil
 }
 

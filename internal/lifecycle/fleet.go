@@ -30,9 +30,30 @@ func waitState(kind string) astypes.LifecycleState {
 	return astypes.LifecycleStatePendingWait
 }
 
-// member returns the instance's zone when it is still in the group and
-// waiting on the action's hook; otherwise why the action is gone.
-func (h *Handler) member(ctx context.Context, a *Action) (zone, gone string, err error) {
+// member returns the instance's zone while its action waits on the hook;
+// otherwise why the action is gone. Auto Scaling's listing lags behind:
+// a new instance may not show yet. When the listing says the action is
+// gone, its token decides: a heartbeat on it succeeds only while the
+// action waits, and beat reports that one was recorded.
+func (h *Handler) member(ctx context.Context, a *Action) (zone, gone string, beat bool, err error) {
+	zone, gone, err = h.listed(ctx, a)
+	if err != nil || gone == "" {
+		return zone, gone, false, err
+	}
+	_, err = h.Clients.AutoScaling.RecordLifecycleActionHeartbeat(ctx, heartbeatInput(a))
+	switch {
+	case err == nil:
+		h.log().InfoContext(ctx, "lifecycle action waits, though its instance is not listed so", "instance_id", a.InstanceID, "listed", gone)
+		return zone, "", true, nil
+	case awserr.Code(err) == "ValidationError":
+		return zone, gone, false, nil
+	}
+	return "", "", false, fmt.Errorf("recording a heartbeat for %s on %s: %w", a.InstanceID, a.Hook, err)
+}
+
+// listed returns the instance's zone and, unless Auto Scaling lists it
+// waiting on the action's hook, why the action is gone.
+func (h *Handler) listed(ctx context.Context, a *Action) (zone, gone string, err error) {
 	out, err := h.Clients.AutoScaling.DescribeAutoScalingInstances(ctx, &autoscaling.DescribeAutoScalingInstancesInput{InstanceIds: []string{a.InstanceID}})
 	if err != nil {
 		return "", "", fmt.Errorf("describing instance %s in its group: %w", a.InstanceID, err)
@@ -47,6 +68,13 @@ func (h *Handler) member(ctx context.Context, a *Action) (zone, gone string, err
 		return aws.ToString(i.AvailabilityZone), "", nil
 	}
 	return "", fmt.Sprintf("instance %s is no longer in group %s", a.InstanceID, a.Group), nil
+}
+
+// heartbeatInput is the heartbeat of the action.
+func heartbeatInput(a *Action) *autoscaling.RecordLifecycleActionHeartbeatInput {
+	return &autoscaling.RecordLifecycleActionHeartbeatInput{
+		AutoScalingGroupName: aws.String(a.Group), LifecycleHookName: aws.String(a.Hook), LifecycleActionToken: aws.String(a.Token), InstanceId: aws.String(a.InstanceID),
+	}
 }
 
 // hookTimeouts returns the hook's heartbeat and global timeouts, or why

@@ -191,7 +191,8 @@ type Progress struct {
 	State  string `json:"state"`
 	Detail string `json:"detail"`
 	// Round counts the checks.
-	Round       int       `json:"round"`
+	Round int `json:"round"`
+	// CheckedAt is the time of the run's last step on AWS's clock.
 	CheckedAt   time.Time `json:"checkedAt"`
 	HeartbeatAt time.Time `json:"heartbeatAt"`
 	Heartbeats  int       `json:"heartbeats"`
@@ -219,6 +220,13 @@ type Handler struct {
 	// Now is the time on AWS's side; time.Now when nil.
 	Now func() time.Time
 	Log *slog.Logger
+}
+
+func (h *Handler) log() *slog.Logger {
+	if h.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return h.Log
 }
 
 func (h *Handler) now() time.Time {

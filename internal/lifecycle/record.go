@@ -27,7 +27,7 @@ func (h *Handler) Record(ctx context.Context, req Request) (*ledger.Action, erro
 	// duplicate, nor for a refused event.
 	token := ""
 	if req.Run != nil {
-		act.Action, act.Outcome, act.Reason, act.Detail = runRecord(req.Run, h.now())
+		act.Action, act.Outcome, act.Reason, act.Detail = runRecord(req.Run)
 		if req.Run.Progress.State != StateDuplicate {
 			token = req.Run.Action.Token
 		}
@@ -56,7 +56,7 @@ func (h *Handler) Record(ctx context.Context, req Request) (*ledger.Action, erro
 	if err != nil {
 		return nil, err
 	}
-	h.Log.InfoContext(ctx, "recorded lifecycle action", "action", rec.Action, "outcome", rec.Outcome, "instance_id", rec.Detail["instance"], "action_id", rec.ID)
+	h.log().InfoContext(ctx, "recorded lifecycle action", "action", rec.Action, "outcome", rec.Outcome, "instance_id", rec.Detail["instance"], "action_id", rec.ID)
 	return rec, nil
 }
 
@@ -77,16 +77,17 @@ func (h *Handler) release(ctx context.Context, token, execution, outcome string)
 	case c.Owner == execution && c.State == ledger.IdemCompleted:
 		return nil
 	}
-	h.Log.WarnContext(ctx, "lifecycle claim held by another execution", "token", token, "owner", c.Owner, "state", c.State)
+	h.log().WarnContext(ctx, "lifecycle claim held by another execution", "token", token, "owner", c.Owner, "state", c.State)
 	return nil
 }
 
-// runRecord is the audit item of a run.
-func runRecord(r *Run, now time.Time) (action, outcome, reason string, detail map[string]string) {
+// runRecord is the audit item of a run. Its duration is the time from Auto
+// Scaling's start of the action to the run's last step.
+func runRecord(r *Run) (action, outcome, reason string, detail map[string]string) {
 	a, p := r.Action, r.Progress
 	detail = map[string]string{
 		"instance": a.InstanceID, "group": a.Group, "hook": a.Hook, "token": a.Token,
-		"duration": now.Sub(a.StartedAt).Round(time.Second).String(),
+		"duration": p.CheckedAt.Sub(a.StartedAt).Round(time.Second).String(),
 		"rounds":   strconv.Itoa(p.Round), "heartbeats": strconv.Itoa(p.Heartbeats),
 	}
 	set := func(k, v string) {

@@ -44,7 +44,7 @@ func (h *Handler) Start(ctx context.Context, raw json.RawMessage, execution stri
 	}
 	run.Action.PollSeconds = max(pollSeconds, 0)
 	a, p := &run.Action, &run.Progress
-	log := h.Log.With("instance_id", a.InstanceID, "kind", a.Kind, "execution_arn", execution)
+	log := h.log().With("instance_id", a.InstanceID, "kind", a.Kind, "execution_arn", execution)
 	owner, err := h.claim(ctx, a.Token, execution, limit)
 	if err != nil {
 		return nil, err
@@ -64,12 +64,16 @@ func (h *Handler) Start(ctx context.Context, raw json.RawMessage, execution stri
 	}
 	a.HeartbeatTimeout = int32(hb / time.Second)
 	a.DeadlineAt = a.StartedAt.Add(deadline(limit, hb, global))
-	zone, gone, err := h.member(ctx, a)
+	zone, gone, beat, err := h.member(ctx, a)
 	if err != nil {
 		return nil, err
 	}
 	if gone != "" {
 		return run.gone(gone), nil
+	}
+	if beat {
+		p.HeartbeatAt = p.CheckedAt
+		p.Heartbeats++
 	}
 	a.Zone = zone
 	ci, err := h.containerInstance(ctx, a)
@@ -162,10 +166,10 @@ func (h *Handler) drain(ctx context.Context, run *Run, ci *ecstypes.ContainerIns
 		return err
 	}
 	switch {
-	case aws.ToString(ci.Status) == string(ecstypes.ContainerInstanceStatusDraining):
-		a.DrainedBy = DrainedByOther
 	case managed:
 		a.DrainedBy = DrainedByECS
+	case aws.ToString(ci.Status) == string(ecstypes.ContainerInstanceStatusDraining):
+		a.DrainedBy = DrainedByOther
 	default:
 		out, err := h.Clients.ECS.UpdateContainerInstancesState(ctx, &ecs.UpdateContainerInstancesStateInput{
 			Cluster: aws.String(a.Cluster), ContainerInstances: []string{a.ContainerInstanceARN}, Status: ecstypes.ContainerInstanceStatusDraining,
@@ -178,7 +182,7 @@ func (h *Handler) drain(ctx context.Context, run *Run, ci *ecstypes.ContainerIns
 			return nil
 		}
 		a.DrainedBy = DrainedByWorkflow
-		h.Log.InfoContext(ctx, "draining container instance", "instance_id", a.InstanceID, "container_instance", a.ContainerInstanceARN, "zone", a.Zone)
+		h.log().InfoContext(ctx, "draining container instance", "instance_id", a.InstanceID, "container_instance", a.ContainerInstanceARN, "zone", a.Zone)
 	}
 	tasks, err := h.tasks(ctx, a)
 	if err != nil {

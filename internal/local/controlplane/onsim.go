@@ -13,9 +13,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/ecsplane/ecsplane/internal/awsclient"
 	"github.com/ecsplane/ecsplane/internal/compute"
+	"github.com/ecsplane/ecsplane/internal/lifecycle"
 	"github.com/ecsplane/ecsplane/internal/local"
 	"github.com/ecsplane/ecsplane/internal/sim"
 	"github.com/ecsplane/ecsplane/internal/stack"
@@ -27,8 +29,15 @@ import (
 // simulator's clients and clock for the stack's services and moto's for
 // the rest; the rules wired to their real targets; and the simulator's
 // events put on the bus, so the template's rules start what they start on
-// AWS. The state machines wait 0 s; each further round of a wait loop lets
-// Round of simulated time pass instead.
+// AWS.
+//
+// The state machines wait 0 s; each further round of a wait loop lets
+// Round of simulated time pass instead, once the lifecycle state machine
+// has acted, at the current simulated time, on every instance that waits
+// on a lifecycle hook. Rounds take milliseconds while an event takes a
+// moment to reach the state machine, so without that a round could run a
+// hook's timeout out before the execution for it has started; on AWS a
+// round is 15 s and an event arrives within a second.
 type OnSim struct {
 	Sim    *sim.Sim
 	App    *local.App
@@ -46,7 +55,28 @@ type OnSim struct {
 	mu    sync.Mutex
 	// seen is when the lifecycle function last acted on each instance, on
 	// the simulator's clock.
-	seen map[string]time.Time
+	seen        map[string]time.Time
+	invocations []Invocation
+}
+
+// Invocation is one call of the lifecycle function, timed in wall time.
+type Invocation struct {
+	Op         string
+	InstanceID string
+	// Took is the whole call.
+	Took time.Duration
+	// FirstMutation is the time to its first call that changes the stack
+	// (Auto Scaling, ECS), when it made one; the ledger's writes do not
+	// count.
+	FirstMutation time.Duration
+}
+
+type invocationKey struct{}
+
+// invocation is an Invocation being timed.
+type invocation struct {
+	start time.Time
+	first time.Duration
 }
 
 // Options configures StartOnSim.
@@ -85,15 +115,12 @@ func StartOnSim(ctx context.Context, env *local.Env, s *sim.Sim, o Options) (*On
 		Config: local.Config(env.Endpoint()), group: compute.GroupName(stack.Spec{Name: o.StackName}),
 	}
 	c.SimConfig = s.ConfigOver(c.Config)
-	c.SimConfig.APIOptions = append(c.SimConfig.APIOptions, c.Calls.Middleware())
+	c.SimConfig.APIOptions = append(c.SimConfig.APIOptions, c.Calls.Middleware(), timeFirstMutation)
 	fns, err := tmpl.Functions(local.NewNames(tmpl, c.Pseudo, o.Parameters, o.Prefix, nil))
 	if err != nil {
 		return nil, err
 	}
-	between := func(context.Context) error {
-		s.Advance(o.Round)
-		return nil
-	}
+	between := func(ctx context.Context) error { return c.pace(ctx, "") }
 	handlers, err := Handlers(fns, Clients{Moto: c.Config, Sim: c.SimConfig, Clock: s.Now}, o.Log, between)
 	if err != nil {
 		return nil, err
@@ -149,12 +176,14 @@ func (c *OnSim) StateMachine(id string) (string, error) {
 	return c.App.StateMachines[i].ARN, nil
 }
 
-// track notes, for each invocation of the lifecycle function, the
-// instance it acted on and the simulated time it finished at.
+// track paces the lifecycle function's checks, each of which follows the
+// state machine's wait, and notes, for each invocation, the instance it
+// acted on, the simulated time it finished at, and how long it took to its
+// first mutating call.
 func (c *OnSim) track(h func(context.Context, json.RawMessage) (any, error)) func(context.Context, json.RawMessage) (any, error) {
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
-		out, err := h(ctx, raw)
 		var req struct {
+			Op  string `json:"op"`
 			Run *struct {
 				Action struct {
 					InstanceID string `json:"instanceId"`
@@ -166,37 +195,91 @@ func (c *OnSim) track(h func(context.Context, json.RawMessage) (any, error)) fun
 				} `json:"detail"`
 			} `json:"event"`
 		}
-		if json.Unmarshal(raw, &req) == nil {
-			id := ""
-			switch {
-			case req.Run != nil:
-				id = req.Run.Action.InstanceID
-			case req.Event != nil:
-				id = req.Event.Detail.InstanceID
-			}
-			c.mu.Lock()
-			c.seen[id] = c.Sim.Now()
-			c.mu.Unlock()
+		_ = json.Unmarshal(raw, &req)
+		id := ""
+		switch {
+		case req.Run != nil:
+			id = req.Run.Action.InstanceID
+		case req.Event != nil:
+			id = req.Event.Detail.InstanceID
 		}
+		if req.Op == string(lifecycle.OpCheck) {
+			if err := c.pace(ctx, id); err != nil {
+				return nil, err
+			}
+		}
+		inv := &invocation{start: time.Now()}
+		out, err := h(context.WithValue(ctx, invocationKey{}, inv), raw)
+		took := time.Since(inv.start)
+		c.mu.Lock()
+		c.seen[id] = c.Sim.Now()
+		c.invocations = append(c.invocations, Invocation{Op: req.Op, InstanceID: id, Took: took, FirstMutation: inv.first})
+		c.mu.Unlock()
 		return out, err
 	}
 }
 
+// timeFirstMutation notes, in the invocation being timed, when it made its
+// first mutating call.
+func timeFirstMutation(st *middleware.Stack) error {
+	return st.Initialize.Add(middleware.InitializeMiddlewareFunc("TimeFirstMutation", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+		if inv, ok := ctx.Value(invocationKey{}).(*invocation); ok && inv.first == 0 && !awsclient.IsRead(middleware.GetOperationName(ctx)) {
+			inv.first = time.Since(inv.start)
+		}
+		return next.HandleInitialize(ctx, in)
+	}), middleware.Before)
+}
+
+// Invocations returns the lifecycle function's calls so far, in order.
+func (c *OnSim) Invocations() []Invocation {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.invocations)
+}
+
 // Round lets one round of simulated time pass, as a wait loop's Wait
-// state does locally, then Settles.
+// state does locally, and waits for the lifecycle state machine to act at
+// the new time.
 func (c *OnSim) Round(ctx context.Context) error {
-	c.Sim.Advance(c.round)
+	if err := c.pace(ctx, ""); err != nil {
+		return err
+	}
 	return c.Settle(ctx)
 }
 
-// Settle waits, in wall time, until the lifecycle state machine has acted
-// on every instance of the stack's group that waits on a lifecycle hook
-// since the simulated time Settle was called at: the event has reached the
-// machine through the rules and its execution has taken a round. A caller
-// that moves the simulated clock itself, without a state machine's pace,
-// settles between its rounds so that no hook times out unseen.
+// Settle waits until the lifecycle state machine has acted, at the current
+// simulated time, on every instance that waits on a lifecycle hook: for a
+// caller whose clock moves without a state machine's rounds.
 func (c *OnSim) Settle(ctx context.Context) error {
+	return c.settle(ctx, c.Sim.Now(), "")
+}
+
+// pace lets a round of simulated time pass once the lifecycle state
+// machine has acted, at the current simulated time, on every instance that
+// waits on a lifecycle hook. self is the instance whose execution's round
+// it is, which has reached the current time by coming here; when another
+// round moved the clock meanwhile, this one lets no more time pass.
+func (c *OnSim) pace(ctx context.Context, self string) error {
 	since := c.Sim.Now()
+	if self != "" {
+		c.mu.Lock()
+		c.seen[self] = since
+		c.mu.Unlock()
+	}
+	if err := c.settle(ctx, since, self); err != nil {
+		return err
+	}
+	if c.Sim.Now().Equal(since) {
+		c.Sim.Advance(c.round)
+	}
+	return nil
+}
+
+// settle waits, in wall time, until the lifecycle function has acted on
+// every instance of the stack's group that waits on a lifecycle hook, but
+// except, at or after the simulated time since: the event has reached the
+// state machine through the rules, and its execution has taken a step.
+func (c *OnSim) settle(ctx context.Context, since time.Time, except string) error {
 	api := autoscaling.NewFromConfig(c.Sim.Config())
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -208,9 +291,9 @@ func (c *OnSim) Settle(ctx context.Context) error {
 		c.mu.Lock()
 		for _, g := range out.AutoScalingGroups {
 			for _, i := range g.Instances {
-				st := i.LifecycleState
-				if (st == astypes.LifecycleStatePendingWait || st == astypes.LifecycleStateTerminatingWait) && c.seen[aws.ToString(i.InstanceId)].Before(since) {
-					unseen = append(unseen, aws.ToString(i.InstanceId)+" "+string(st))
+				id, st := aws.ToString(i.InstanceId), i.LifecycleState
+				if (st == astypes.LifecycleStatePendingWait || st == astypes.LifecycleStateTerminatingWait) && id != except && c.seen[id].Before(since) {
+					unseen = append(unseen, id+" "+string(st))
 				}
 			}
 		}

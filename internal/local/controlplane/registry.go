@@ -2,7 +2,6 @@ package controlplane
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -137,19 +136,7 @@ var registry = map[string]handlerFor{
 			Clients: lifecycle.NewClients(e.clients.Sim), Ledger: ledger.New(dynamodb.NewFromConfig(e.clients.Moto), cfg.TableName),
 			Stack: e.StackName, Config: cfg, Now: e.clients.Clock, Log: e.log,
 		}
-		if e.between == nil {
-			return h.Handle, nil
-		}
-		// Every check follows the state machine's wait.
-		return func(ctx context.Context, raw json.RawMessage) (any, error) {
-			var req lifecycle.Request
-			if json.Unmarshal(raw, &req) == nil && req.Op == lifecycle.OpCheck {
-				if err := e.between(ctx); err != nil {
-					return nil, err
-				}
-			}
-			return h.Handle(ctx, raw)
-		}, nil
+		return h.Handle, nil
 	},
 	"ServiceFunction": layer(service.Step, func(e *funcEnv) (service.Clients, error) {
 		var cfg service.Config
@@ -171,9 +158,9 @@ func Registered() []string {
 
 // Handlers builds the handler of every function in fns (local.App's, with
 // their template environment resolved), by logical ID, with their clients
-// on c. between, when set, runs before each further round of a wait loop
-// (a layer's check or teardown round, a lifecycle check), where the local
-// state machines wait 0 s: it lets simulated time pass instead. A function
+// on c. between, when set, runs before each further round of a layer's
+// wait loop (a check or teardown round), where the local state machines
+// wait 0 s: it lets simulated time pass instead. A function
 // the registry does not know, or whose environment lacks a variable its
 // main reads, is an error naming it.
 func Handlers(fns []local.Function, c Clients, log *slog.Logger, between func(ctx context.Context) error) (map[string]any, error) {
