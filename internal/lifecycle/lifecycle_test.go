@@ -421,16 +421,16 @@ func TestGoneInstanceAndStaleTokenEndCleanly(t *testing.T) {
 	stale := withDetail(t, launch, map[string]any{"LifecycleActionToken": "0c6f3a52-4b1d-4e8a-9f27-5d3c1b2a4e6f"})
 	gone := withDetail(t, launch, map[string]any{
 		"LifecycleActionToken": "7d2e9b41-3c5a-4f6b-8e10-2a4c6e8f0b1d", "EC2InstanceId": "i-0fedcba9876543210",
-		"LifecycleHookName": stackName + "-terminate-hook", "LifecycleTransition": events.TransitionTerminating, "Origin": "AutoScalingGroup", "Destination": "EC2",
+		"LifecycleHookName": sc.name + "-terminate-hook", "LifecycleTransition": events.TransitionTerminating, "Origin": "AutoScalingGroup", "Destination": "EC2",
 	})
 	gone.DetailType = events.DetailTypeTerminateLifecycleAction
 	before := sc.mutations()
 	sc.put(stale, gone)
 	sc.until("both are recorded", 5*time.Minute, func() bool { return len(sc.recorded("", lifecycle.OutcomeGone)) == 2 })
 	for _, a := range sc.recorded("", lifecycle.OutcomeGone) {
-		want := "is no longer in group " + stackName + "-asg"
+		want := "is no longer in group " + sc.name + "-asg"
 		if a.Action == lifecycle.KindLaunch {
-			want = "is InService, no longer waiting on " + stackName + "-launch-hook: its lifecycle action token is no longer valid"
+			want = "is InService, no longer waiting on " + sc.name + "-launch-hook: its lifecycle action token is no longer valid"
 		}
 		if !strings.Contains(a.Reason, want) {
 			t.Errorf("%s %s: reason %q, want %q", a.Action, a.Detail["instance"], a.Reason, want)

@@ -2,6 +2,7 @@ package lifecycle_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -33,15 +34,15 @@ import (
 
 func TestMain(m *testing.M) { awstest.Main(m) }
 
-// stackName is every scenario's stack; the template's rules take its
-// group's and hooks' events only.
-const stackName = "lc"
-
 // scenario is a stack built on the simulator with template.yaml's control
 // plane beside it: the template's rules start the lifecycle state machine
 // in moto's engine, with the real lifecycle function on the simulator.
 type scenario struct {
-	t     testing.TB
+	t testing.TB
+	// name is the stack's: the template's rules take its group's and
+	// hooks' events only. Each scenario has its own, for the account the
+	// control plane lives in is shared.
+	name  string
 	sim   *sim.Sim
 	local *controlplanetest.Local
 	spec  stack.Spec
@@ -71,16 +72,16 @@ type scenarioOptions struct {
 func newScenario(t testing.TB, o scenarioOptions) *scenario {
 	t.Helper()
 	s := sim.New(sim.Options{Seed: o.seed})
-	spec, err := build.Resolve(json.RawMessage(o.spec), stackName, controlplane.StackConfig(s.AccountID(), s.Region(), stackName))
+	sc := attach(t, s, o.parameters)
+	spec, err := build.Resolve(json.RawMessage(o.spec), sc.name, controlplane.StackConfig(s.AccountID(), s.Region(), sc.name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o.before != nil {
 		o.before(s, spec)
 	}
-	sc := attach(t, s, o.parameters)
 	sc.spec = spec
-	sc.out, err = build.Converge(context.Background(), build.NewClients(s.Config(), build.Options{Ledger: sc.led}), stack.NewRun(spec, false, "build", nil),
+	sc.out, err = build.Converge(context.Background(), build.NewClients(s.ConfigOver(sc.local.Config), build.Options{Ledger: sc.led}), stack.NewRun(spec, false, "build", nil),
 		func(ctx context.Context, _ *stack.Outputs, check string, st stack.Status, round int) error {
 			if round > 240 {
 				return fmt.Errorf("%s not ready after an hour: %s", check, st.Detail)
@@ -97,10 +98,11 @@ func newScenario(t testing.TB, o scenarioOptions) *scenario {
 // stack, with parameters overriding the template's defaults.
 func attach(t testing.TB, s *sim.Sim, parameters map[string]string) *scenario {
 	t.Helper()
-	l := controlplanetest.New(t, s, stackName, parameters)
+	name := "lc" + strings.ToLower(rand.Text()[:8])
+	l := controlplanetest.New(t, s, name, parameters)
 	cfg := s.Config()
 	return &scenario{
-		t: t, sim: s, local: l, asg: autoscaling.NewFromConfig(cfg), ecs: ecs.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg),
+		t: t, name: name, sim: s, local: l, asg: autoscaling.NewFromConfig(cfg), ecs: ecs.NewFromConfig(cfg), ec2: ec2.NewFromConfig(cfg),
 		led: ledger.New(dynamodb.NewFromConfig(l.Config), l.App.Tables[local.LedgerTableID]),
 	}
 }
@@ -175,7 +177,7 @@ func (sc *scenario) steady(n int32) bool {
 // actions returns the lifecycle audit items, oldest first.
 func (sc *scenario) actions() []ledger.Action {
 	sc.t.Helper()
-	as, _, err := sc.led.Actions(context.Background(), stackName, ledger.PageRequest{Limit: 100})
+	as, _, err := sc.led.Actions(context.Background(), sc.name, ledger.PageRequest{Limit: 100})
 	if err != nil {
 		sc.t.Fatal(err)
 	}
