@@ -125,7 +125,8 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 var actionsCommand = command{
 	name: "actions", args: "<subject>",
 	about: "List the audit actions recorded for a service or a stack, newest first:\n" +
-		"builds, teardowns, remediation and lifecycle actions, with their outcomes.",
+		"builds, teardowns, remediation and lifecycle actions, with their outcomes; a lifecycle\n" +
+		"action's detail is its instance and zone, the tasks drained and how long it held the instance.",
 	json: "print each action as a JSON object, one per line",
 }
 
@@ -148,9 +149,9 @@ func runActions(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "AT\tKIND\tACTION\tOUTCOME\tREASON")
+	fmt.Fprintln(tw, "AT\tKIND\tACTION\tOUTCOME\tDETAIL\tREASON")
 	for _, a := range as {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.At.Format(time.DateTime), a.Kind, a.Action, a.Outcome, dash(a.Reason))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.At.Format(time.DateTime), a.Kind, a.Action, a.Outcome, actionDetail(a), dash(a.Reason))
 	}
 	return tw.Flush()
 }
