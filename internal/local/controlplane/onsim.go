@@ -17,6 +17,7 @@ import (
 
 	"github.com/ecsplane/ecsplane/internal/awsclient"
 	"github.com/ecsplane/ecsplane/internal/compute"
+	"github.com/ecsplane/ecsplane/internal/events"
 	"github.com/ecsplane/ecsplane/internal/lifecycle"
 	"github.com/ecsplane/ecsplane/internal/local"
 	"github.com/ecsplane/ecsplane/internal/sim"
@@ -61,7 +62,9 @@ type OnSim struct {
 
 // Invocation is one call of the lifecycle function, timed in wall time.
 type Invocation struct {
-	Op         string
+	Op string
+	// Kind is the action's: launch or drain.
+	Kind       string
 	InstanceID string
 	// Took is the whole call.
 	Took time.Duration
@@ -186,22 +189,27 @@ func (c *OnSim) track(h func(context.Context, json.RawMessage) (any, error)) fun
 			Op  string `json:"op"`
 			Run *struct {
 				Action struct {
+					Kind       string `json:"kind"`
 					InstanceID string `json:"instanceId"`
 				} `json:"action"`
 			} `json:"run"`
 			Event *struct {
 				Detail struct {
 					InstanceID string `json:"EC2InstanceId"`
+					Transition string `json:"LifecycleTransition"`
 				} `json:"detail"`
 			} `json:"event"`
 		}
 		_ = json.Unmarshal(raw, &req)
-		id := ""
+		id, kind := "", ""
 		switch {
 		case req.Run != nil:
-			id = req.Run.Action.InstanceID
+			id, kind = req.Run.Action.InstanceID, req.Run.Action.Kind
 		case req.Event != nil:
-			id = req.Event.Detail.InstanceID
+			id, kind = req.Event.Detail.InstanceID, lifecycle.KindLaunch
+			if req.Event.Detail.Transition == events.TransitionTerminating {
+				kind = lifecycle.KindDrain
+			}
 		}
 		if req.Op == string(lifecycle.OpCheck) {
 			if err := c.pace(ctx, id); err != nil {
@@ -213,7 +221,7 @@ func (c *OnSim) track(h func(context.Context, json.RawMessage) (any, error)) fun
 		took := time.Since(inv.start)
 		c.mu.Lock()
 		c.seen[id] = c.Sim.Now()
-		c.invocations = append(c.invocations, Invocation{Op: req.Op, InstanceID: id, Took: took, FirstMutation: inv.first})
+		c.invocations = append(c.invocations, Invocation{Op: req.Op, Kind: kind, InstanceID: id, Took: took, FirstMutation: inv.first})
 		c.mu.Unlock()
 		return out, err
 	}
