@@ -2,32 +2,17 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/ecsplane/ecsplane/internal/awstest"
 	"github.com/ecsplane/ecsplane/internal/ledger"
-	"github.com/ecsplane/ecsplane/internal/local"
 )
 
 // TestActionsShowLifecycleDetail: `ecsplane actions` shows a lifecycle
 // action's instance, zone, tasks and durations beside its outcome.
 func TestActionsShowLifecycleDetail(t *testing.T) {
-	env := awstest.Moto(t)
 	ctx := context.Background()
-	table := fmt.Sprintf("ledger-lifecycle-%s", env.AccountID)
-	tmpl, err := local.LoadTemplate("../../template.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := dynamodb.NewFromConfig(local.Config(env.Endpoint))
-	if err := local.CreateTable(ctx, db, tmpl, local.LedgerTableID, table); err != nil {
-		t.Fatal(err)
-	}
-	l := ledger.New(db, table)
+	l := cliLedger(t)
 	for _, a := range []ledger.Action{
 		{Subject: "web", Kind: ledger.KindLifecycle, Action: "launch", Outcome: "CONTINUE", Reason: "container instance 1b28 is ACTIVE with its agent connected after 50s",
 			Detail: map[string]string{"instance": "i-0a1b", "zone": "us-east-1a", "duration": "1m5s", "heartbeats": "0"}},
@@ -39,8 +24,6 @@ func TestActionsShowLifecycleDetail(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	awstest.UseEndpoint(t, env.Endpoint)
-	t.Setenv(tableEnv, table)
 	out, errOut, code := cli(t, "actions", "web")
 	if code != exitOK {
 		t.Fatalf("actions: exit %d: %s", code, errOut)

@@ -147,19 +147,8 @@ func TestHistoryWithoutOrWithAWrongTable(t *testing.T) {
 // TestHistoryThroughEndpointChain reads history the way a user does: the CLI
 // loads its AWS configuration from the environment, here pointed at moto.
 func TestHistoryThroughEndpointChain(t *testing.T) {
-	env := awstest.Moto(t)
 	ctx := context.Background()
-	table := fmt.Sprintf("ledger-%s", env.AccountID)
-	tmpl, err := local.LoadTemplate("../../template.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The CLI uses moto's default account, so the table name isolates the test.
-	db := dynamodb.NewFromConfig(local.Config(env.Endpoint))
-	if err := local.CreateTable(ctx, db, tmpl, local.LedgerTableID, table); err != nil {
-		t.Fatal(err)
-	}
-	l := ledger.New(db, table)
+	l := cliLedger(t)
 	for i := 0; i < 3; i++ {
 		d, err := l.CreateDeployment(ctx, ledger.NewDeployment{Service: "web", ImageTag: fmt.Sprintf("v%d", i), ImageDigest: fmt.Sprintf("sha256:%d", i)})
 		if err != nil {
@@ -169,9 +158,6 @@ func TestHistoryThroughEndpointChain(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	awstest.UseEndpoint(t, env.Endpoint)
-	t.Setenv(tableEnv, table)
-
 	out, errOut, code := cli(t, "history", "web", "--limit", "2")
 	if code != exitOK {
 		t.Fatalf("history: exit %d: %s", code, errOut)
@@ -203,4 +189,24 @@ func TestHistoryThroughEndpointChain(t *testing.T) {
 	if n != 3 {
 		t.Fatalf("--all --json printed %d deployments, want 3", n)
 	}
+}
+
+// cliLedger creates a ledger table in moto and points the CLI at it, as a
+// user's environment does. The CLI uses moto's default account, so the
+// table's name isolates the test.
+func cliLedger(t *testing.T) *ledger.Ledger {
+	t.Helper()
+	env := awstest.Moto(t)
+	table := fmt.Sprintf("ledger-%s", env.AccountID)
+	tmpl, err := local.LoadTemplate("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := dynamodb.NewFromConfig(local.Config(env.Endpoint))
+	if err := local.CreateTable(context.Background(), db, tmpl, local.LedgerTableID, table); err != nil {
+		t.Fatal(err)
+	}
+	awstest.UseEndpoint(t, env.Endpoint)
+	t.Setenv(tableEnv, table)
+	return ledger.New(db, table)
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/ecsplane/ecsplane/internal/awstest"
@@ -22,19 +21,9 @@ import (
 // user does against a plain moto server: AWS_ENDPOINT_URL and flags.
 func TestStackThroughEndpointChain(t *testing.T) {
 	env := awstest.Moto(t)
-	awstest.UseEndpoint(t, env.Endpoint)
 	// moto's default account; the stack and table names keep this test apart.
 	name := "cli-" + env.AccountID[:6]
-	table := "ledger-" + name
-	tmpl, err := local.LoadTemplate("../../template.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := dynamodb.NewFromConfig(local.Config(env.Endpoint))
-	if err := local.CreateTable(context.Background(), db, tmpl, local.LedgerTableID, table); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(tableEnv, table)
+	led := cliLedger(t)
 	cfg := controlplane.StackConfig(local.Account, "us-east-1", name)
 	if err := controlplane.CreatePrerequisites(context.Background(), local.Config(env.Endpoint), "../../template.yaml", cfg, "latest"); err != nil {
 		t.Fatal(err)
@@ -102,7 +91,7 @@ func TestStackThroughEndpointChain(t *testing.T) {
 	if out := stack("plan"); !strings.Contains(out, "+ create network ec2:vpc vpc") {
 		t.Errorf("plan after destroy does not recreate the VPC:\n%s", out)
 	}
-	as, _, err := ledger.New(db, table).Actions(context.Background(), name, ledger.PageRequest{})
+	as, _, err := led.Actions(context.Background(), name, ledger.PageRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -183,13 +183,7 @@ func (sc *scenario) grow(n int32) {
 func TestScaleInDrainsBeforeTerminating(t *testing.T) {
 	sc := newScenario(t, scenarioOptions{seed: 7})
 	sc.grow(4)
-	inv, stop := sc.watch()
-	sc.resize(2)
-	sc.until("the group is 2 instances and the service steady", 30*time.Minute, func() bool {
-		return sc.inService(2) && sc.steady(4) && len(sc.recorded(lifecycle.KindDrain, "")) == 2
-	})
-	stop()
-	inv.report(t)
+	sc.shrink(2)
 	drains := sc.recorded(lifecycle.KindDrain, lifecycle.ResultContinue)
 	if len(drains) != 2 {
 		t.Fatalf("drains %+v, want 2 completed with CONTINUE", sc.actions())
@@ -225,13 +219,7 @@ func TestDrainThatNeverEnds(t *testing.T) {
 			s.FailImage(spec.Service.ImageRepository+":"+spec.Service.ImageTag, sim.ImageIgnoresSIGTERM)
 		}})
 		sc.grow(3)
-		inv, stop := sc.watch()
-		sc.resize(2)
-		sc.until("the drain ends", 30*time.Minute, func() bool {
-			return sc.inService(2) && sc.steady(3) && len(sc.recorded(lifecycle.KindDrain, "")) == 1
-		})
-		stop()
-		inv.report(t)
+		sc.shrink(2)
 		d := sc.recorded(lifecycle.KindDrain, lifecycle.ResultContinue)
 		if len(d) != 1 {
 			t.Fatalf("drains %+v, want one completed with CONTINUE", sc.actions())
@@ -396,11 +384,7 @@ func TestManagedDrainingIsNotDrainedTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	drains := sc.sim.CallCount(ecs.ServiceID, "UpdateContainerInstancesState")
-	inv, stop := sc.watch()
-	sc.resize(2)
-	sc.until("the drain ends", 30*time.Minute, func() bool { return sc.inService(2) && sc.steady(3) && len(sc.recorded(lifecycle.KindDrain, "")) == 1 })
-	stop()
-	inv.report(t)
+	sc.shrink(2)
 	d := sc.recorded(lifecycle.KindDrain, lifecycle.ResultContinue)
 	if len(d) != 1 || d[0].Detail["drained_by"] != lifecycle.DrainedByECS || d[0].Detail["tasks_drained"] != "1" {
 		t.Errorf("drains %+v, want one by ECS's managed draining, waited for", sc.actions())

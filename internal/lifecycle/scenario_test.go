@@ -25,6 +25,7 @@ import (
 	"github.com/ecsplane/ecsplane/internal/build"
 	"github.com/ecsplane/ecsplane/internal/events"
 	"github.com/ecsplane/ecsplane/internal/ledger"
+	"github.com/ecsplane/ecsplane/internal/lifecycle"
 	"github.com/ecsplane/ecsplane/internal/local"
 	"github.com/ecsplane/ecsplane/internal/local/controlplane"
 	"github.com/ecsplane/ecsplane/internal/local/controlplane/controlplanetest"
@@ -151,6 +152,32 @@ func (sc *scenario) resize(n int32) {
 	}); err != nil {
 		sc.t.Fatal(err)
 	}
+}
+
+// shrink scales the group in to n instances while the service keeps its
+// tasks, with the invariants checked at every step, and waits until the
+// service is steady again and every drain is recorded.
+func (sc *scenario) shrink(n int32) {
+	sc.t.Helper()
+	from, drains := len(sc.instances()[astypes.LifecycleStateInService]), len(sc.recorded(lifecycle.KindDrain, ""))
+	tasks := sc.desiredTasks()
+	inv, stop := sc.watch()
+	sc.resize(n)
+	sc.until("the group shrinks and the service is steady", 30*time.Minute, func() bool {
+		return sc.inService(int(n)) && sc.steady(tasks) && len(sc.recorded(lifecycle.KindDrain, "")) == drains+from-int(n)
+	})
+	stop()
+	inv.report(sc.t)
+}
+
+// desiredTasks is the service's desired count.
+func (sc *scenario) desiredTasks() int32 {
+	sc.t.Helper()
+	out, err := sc.ecs.DescribeServices(context.Background(), &ecs.DescribeServicesInput{Cluster: aws.String(sc.out.Service.ClusterName), Services: []string{sc.out.Service.ServiceName}})
+	if err != nil {
+		sc.t.Fatal(err)
+	}
+	return out.Services[0].DesiredCount
 }
 
 // tasks sets the service's desired count.
