@@ -155,19 +155,26 @@ func (sc *scenario) resize(n int32) {
 }
 
 // shrink scales the group in to n instances while the service keeps its
-// tasks, with the invariants checked at every step, and waits until the
-// service is steady again and every drain is recorded.
+// tasks, with the invariants checked at every step.
 func (sc *scenario) shrink(n int32) {
+	sc.t.Helper()
+	inv, stop := sc.watch()
+	sc.scaleIn(n)
+	stop()
+	inv.report(sc.t)
+}
+
+// scaleIn scales the group in to n instances while the service keeps its
+// tasks, and waits until the service is steady again and every drain is
+// recorded.
+func (sc *scenario) scaleIn(n int32) {
 	sc.t.Helper()
 	from, drains := len(sc.instances()[astypes.LifecycleStateInService]), len(sc.recorded(lifecycle.KindDrain, ""))
 	tasks := sc.desiredTasks()
-	inv, stop := sc.watch()
 	sc.resize(n)
 	sc.until("the group shrinks and the service is steady", 30*time.Minute, func() bool {
 		return sc.inService(int(n)) && sc.steady(tasks) && len(sc.recorded(lifecycle.KindDrain, "")) == drains+from-int(n)
 	})
-	stop()
-	inv.report(sc.t)
 }
 
 // desiredTasks is the service's desired count.
