@@ -61,11 +61,11 @@ func TestRolloutRevisionIsLeftAlone(t *testing.T) {
 	}
 	run := stack.NewRun(f.spec, false, "rollout", nil)
 	image := f.spec.Service.ImageRepository + "@sha256:" + strings.Repeat("a", 64)
-	td, err := service.RegisterRevision(ctx, c, run, f.spec, w, image, o.Service.TaskDefinitionARN, "pushed")
+	td, err := service.RegisterRevision(ctx, c.ECS, run, f.spec, w, image, o.Service.TaskDefinitionARN, "pushed")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := service.StartDeployment(ctx, c, run, f.spec, td, nil); err != nil {
+	if _, err := service.StartDeployment(ctx, c.ECS, run, f.spec, td, nil); err != nil {
 		t.Fatal(err)
 	}
 	f.calls.Reset()

@@ -40,26 +40,26 @@ func push(t *testing.T, f *simStack, spec stack.Spec, image, owner string) strin
 		t.Fatalf("service: %v (%v)", svc, err)
 	}
 	r := service.Rollout{Spec: spec, Workload: w, Image: image, Cause: ledger.CauseImage, Reason: "pushed " + image, Previous: aws.ToString(svc.TaskDefinition)}
-	lease, err := service.AcquireLease(ctx, c, service.Name(spec), owner)
+	lease, err := service.AcquireLease(ctx, c.Ledger, service.Name(spec), owner, service.LeaseTTL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := service.RecordPending(ctx, c, r, owner)
+	rec, err := service.RecordPending(ctx, c.Ledger, r, owner)
 	if err != nil {
 		t.Fatal(err)
 	}
-	td, err := service.RegisterRevision(ctx, c, run, spec, w, image, r.Previous, r.Reason)
+	td, err := service.RegisterRevision(ctx, c.ECS, run, spec, w, image, r.Previous, r.Reason)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, deployment, err := service.StartDeployment(ctx, c, run, spec, td, nil)
+	st, err := service.StartDeployment(ctx, c.ECS, run, spec, td, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec, err = service.RecordStarted(ctx, c, rec, td, r.Reason); err != nil {
+	if rec, err = service.RecordStarted(ctx, c.Ledger, rec, td, st, r.Reason); err != nil {
 		t.Fatal(err)
 	}
-	d := &stack.Deployment{Service: service.Name(spec), ID: rec.ID, ECSDeploymentID: deployment, TaskDefinition: td, Previous: r.Previous}
+	d := &stack.Deployment{Service: service.Name(spec), ID: rec.ID, ECSDeploymentID: st.DeploymentID, TaskDefinition: td, Previous: r.Previous}
 	for i := 0; ; i++ {
 		v, err := service.DeploymentVerdict(ctx, c, service.ClusterName(spec), d)
 		if err != nil {
@@ -76,7 +76,7 @@ func push(t *testing.T, f *simStack, spec stack.Spec, image, owner string) strin
 		}
 		f.sim.Advance(15 * time.Second)
 	}
-	if err := service.ReleaseLease(ctx, c, lease); err != nil {
+	if err := service.ReleaseLease(ctx, c.Ledger, lease); err != nil {
 		t.Fatal(err)
 	}
 	return td
@@ -141,7 +141,7 @@ func TestBuildOwnsTheTemplateAndRolloutsOwnTheRevision(t *testing.T) {
 	// lease: the build waits its turn, and registers nothing meanwhile.
 	bigger := f.spec
 	bigger.Service.CPU = 1024
-	held, err := service.AcquireLease(ctx, f.clients.Service, service.Name(f.spec), "rollout-13")
+	held, err := service.AcquireLease(ctx, f.ledger, service.Name(f.spec), "rollout-13", service.LeaseTTL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestBuildOwnsTheTemplateAndRolloutsOwnTheRevision(t *testing.T) {
 	if td, _ := running(t, f, f.spec); aws.ToString(td.TaskDefinitionArn) != lastRevision || strings.Contains(busy.Plan().String(), "ecs:task-definition") {
 		t.Fatalf("the build moved the service while the lease was held:\n%s", busy.Plan())
 	}
-	if err := service.ReleaseLease(ctx, f.clients.Service, held); err != nil {
+	if err := service.ReleaseLease(ctx, f.ledger, held); err != nil {
 		t.Fatal(err)
 	}
 	f.calls.Reset()
@@ -178,7 +178,7 @@ func TestBuildOwnsTheTemplateAndRolloutsOwnTheRevision(t *testing.T) {
 		d.NewTaskDef != aws.ToString(td.TaskDefinitionArn) || d.ImageDigest != strings.TrimPrefix(last, f.spec.Service.ImageRepository+"@") {
 		t.Fatalf("newest deployment %+v, want the template change from %s to %s with the running digest, succeeded", d, lastRevision, aws.ToString(td.TaskDefinitionArn))
 	}
-	if _, err := f.ledger.CurrentLock(ctx, service.Name(f.spec)); err == nil {
+	if _, err := f.ledger.CurrentLock(ctx, service.Name(f.spec), ledger.ScopeRevision); err == nil {
 		t.Error("the build did not release the service's lease")
 	}
 }

@@ -4,12 +4,14 @@
 // Item layout (pk / sk):
 //
 //	SERVICE#<service> / DEPLOY#<id>        a deployment; ids sort by creation time
-//	SERVICE#<service> / LOCK               the service's deployment lock
+//	SERVICE#<service> / LOCK#<scope>       the service's lease of one scope (revision, capacity)
+//	SERVICE#<service> / NEWEST             the service's newest push, which rollouts waiting for the lease defer to
+//	SERVICE#<service> / WAITER#<key>       the task token of a rollout step waiting for an event
 //	SUBJECT#<subject> / ACTION#<id>        an audit item (remediation, lifecycle, build)
 //	IDEMPOTENCY#<key> / IDEMPOTENCY        an idempotency key
 //
-// Only idempotency items carry the table's TTL attribute; deployments and
-// audit items are kept for good.
+// Only idempotency items and waiters carry the table's TTL attribute;
+// deployments and audit items are kept for good.
 package ledger
 
 import (

@@ -92,7 +92,12 @@ func TestIllegalTransitionsRefused(t *testing.T) {
 		legal    bool
 	}{
 		{ledger.StatusPending, ledger.StatusInProgress, true},
-		{ledger.StatusInProgress, ledger.StatusRolledBack, true},
+		{ledger.StatusInProgress, ledger.StatusRolledBackByECS, true},
+		{ledger.StatusInProgress, ledger.StatusRolledBack, false},
+		{ledger.StatusRollingBack, ledger.StatusRolledBack, true},
+		{ledger.StatusPending, ledger.StatusSuperseded, true},
+		{ledger.StatusBaking, ledger.StatusRolledBackByECS, false},
+		{ledger.StatusSkipped, ledger.StatusInProgress, false},
 		{ledger.StatusBaking, ledger.StatusRollingBack, true},
 		{ledger.StatusSucceeded, ledger.StatusInProgress, false},
 		{ledger.StatusRolledBack, ledger.StatusSucceeded, false},
@@ -216,7 +221,7 @@ func TestLockRaceHasOneWinner(t *testing.T) {
 		go func(owner string) {
 			defer wg.Done()
 			<-start
-			_, err := f.l.Acquire(ctx, "web", owner, time.Minute)
+			_, err := f.l.Acquire(ctx, "web", ledger.ScopeRevision, owner, time.Minute)
 			mu.Lock()
 			defer mu.Unlock()
 			var lh *ledger.LockHeldError
@@ -238,7 +243,7 @@ func TestLockRaceHasOneWinner(t *testing.T) {
 	if len(winners) != 1 || held != racers-1 {
 		t.Fatalf("winners = %v, refused = %d; want exactly one winner", winners, held)
 	}
-	cur, err := f.l.CurrentLock(ctx, "web")
+	cur, err := f.l.CurrentLock(ctx, "web", ledger.ScopeRevision)
 	if err != nil || cur.Owner != winners[0] || cur.Token != 1 {
 		t.Fatalf("current lock = %+v (%v), want %s with token 1", cur, err, winners[0])
 	}
@@ -247,20 +252,20 @@ func TestLockRaceHasOneWinner(t *testing.T) {
 func TestExpiredLeaseTakenOver(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	first, err := f.l.Acquire(ctx, "web", "exec-a", 30*time.Second)
+	first, err := f.l.Acquire(ctx, "web", ledger.ScopeRevision, "exec-a", 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.l.Acquire(ctx, "web", "exec-b", 30*time.Second); err == nil {
+	if _, err := f.l.Acquire(ctx, "web", ledger.ScopeRevision, "exec-b", 30*time.Second); err == nil {
 		t.Fatal("b took a live lease")
 	}
-	a, err := f.l.Acquire(ctx, "web", "exec-a", 30*time.Second)
+	a, err := f.l.Acquire(ctx, "web", ledger.ScopeRevision, "exec-a", 30*time.Second)
 	if err != nil || a.Owner != "exec-a" || a.Token <= first.Token {
 		t.Fatalf("owner re-acquire: %+v %v", a, err)
 	}
 
 	f.clock.Advance(31 * time.Second)
-	b, err := f.l.Acquire(ctx, "web", "exec-b", 30*time.Second)
+	b, err := f.l.Acquire(ctx, "web", ledger.ScopeRevision, "exec-b", 30*time.Second)
 	if err != nil {
 		t.Fatalf("takeover of expired lease: %v", err)
 	}
@@ -280,10 +285,10 @@ func TestExpiredLeaseTakenOver(t *testing.T) {
 	if err := f.l.Release(ctx, b); err != nil {
 		t.Fatalf("release by owner: %v", err)
 	}
-	if _, err := f.l.CurrentLock(ctx, "web"); !errors.Is(err, ledger.ErrNotFound) {
+	if _, err := f.l.CurrentLock(ctx, "web", ledger.ScopeRevision); !errors.Is(err, ledger.ErrNotFound) {
 		t.Fatalf("lock after release: %v, want ErrNotFound", err)
 	}
-	c, err := f.l.Acquire(ctx, "web", "exec-c", time.Minute)
+	c, err := f.l.Acquire(ctx, "web", ledger.ScopeRevision, "exec-c", time.Minute)
 	if err != nil || c.Token != b.Token+1 {
 		t.Fatalf("acquire after release: %+v %v, want token %d", c, err, b.Token+1)
 	}
@@ -409,5 +414,164 @@ func TestBuildDeploymentsEndOnECSVerdict(t *testing.T) {
 	}
 	if _, err := f.l.CreateDeployment(ctx, ledger.NewDeployment{Service: "web"}); err == nil {
 		t.Error("a deployment without an image was recorded")
+	}
+}
+
+// TestLeaseScopesAreIndependent is the lease policy: a rollout holds the
+// revision scope, remediation the capacity scope, and the two run side by
+// side, while a second holder of one scope waits.
+func TestLeaseScopesAreIndependent(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rev, err := f.l.Acquire(ctx, "web", ledger.ScopeRevision, "rollout-1", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	capacity, err := f.l.Acquire(ctx, "web", ledger.ScopeCapacity, "remediation-1", time.Minute)
+	if err != nil {
+		t.Fatalf("the capacity lease while a rollout holds the revision lease: %v", err)
+	}
+	_, err = f.l.Acquire(ctx, "web", ledger.ScopeRevision, "rollout-2", time.Minute)
+	var held *ledger.LockHeldError
+	if !errors.As(err, &held) || held.Owner != "rollout-1" || held.Scope != ledger.ScopeRevision {
+		t.Fatalf("a second rollout took the revision lease: %v", err)
+	}
+	if err := f.l.Release(ctx, capacity); err != nil {
+		t.Fatal(err)
+	}
+	if cur, err := f.l.CurrentLock(ctx, "web", ledger.ScopeRevision); err != nil || cur.Owner != "rollout-1" || cur.Scope != ledger.ScopeRevision {
+		t.Fatalf("releasing the capacity lease touched the revision lease: %+v %v", cur, err)
+	}
+	if err := f.l.Release(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestNewestPushWins marks pushes in and out of order: the one pushed last
+// stays the newest, whatever order they are marked in.
+func TestNewestPushWins(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	mark := func(owner string, at time.Time) *ledger.Newest {
+		t.Helper()
+		n, err := f.l.MarkNewest(ctx, ledger.Newest{Service: "web", Owner: owner, Digest: "sha256:" + owner, PushedAt: at, DeploymentID: "d-" + owner})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := mark("a", t0); n.Owner != "a" {
+		t.Fatalf("first push: newest %+v", n)
+	}
+	if n := mark("c", t0.Add(2*time.Second)); n.Owner != "c" {
+		t.Fatalf("a later push: newest %+v", n)
+	}
+	if n := mark("b", t0.Add(time.Second)); n.Owner != "c" {
+		t.Fatalf("an older push delivered late became the newest: %+v", n)
+	}
+	if n := mark("d", t0.Add(2*time.Second)); n.Owner != "d" {
+		t.Fatalf("of two pushes of the same second, the one marked last is the newest; got %+v", n)
+	}
+	got, err := f.l.NewestPush(ctx, "web")
+	if err != nil || got.Owner != "d" || got.DeploymentID != "d-d" || !got.PushedAt.Equal(t0.Add(2*time.Second)) {
+		t.Fatalf("newest push %+v %v", got, err)
+	}
+	if _, err := f.l.NewestPush(ctx, "api"); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("newest push of a service never pushed: %v", err)
+	}
+}
+
+// TestWaiters stores, replaces, reads and deletes a step's task token.
+func TestWaiters(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	key := ledger.WaitECS("ecs-svc/42")
+	if _, err := f.l.GetWaiter(ctx, "web", key); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("waiter before any: %v", err)
+	}
+	for _, token := range []string{"token-1", "token-2"} {
+		if err := f.l.PutWaiter(ctx, ledger.Waiter{Service: "web", Key: key, Token: token, ExecutionARN: "exec-a", DeploymentID: "d1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := f.l.GetWaiter(ctx, "web", key)
+	if err != nil || w.Token != "token-2" || w.ExecutionARN != "exec-a" || !w.StoredAt.Equal(f.clock.Now()) {
+		t.Fatalf("waiter %+v %v, want the retried step's token", w, err)
+	}
+	if err := f.l.DeleteWaiter(ctx, "web", key, "exec-b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.l.GetWaiter(ctx, "web", key); err != nil {
+		t.Fatalf("another execution deleted the waiter: %v", err)
+	}
+	if err := f.l.DeleteWaiter(ctx, "web", key, "exec-a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.l.GetWaiter(ctx, "web", key); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("waiter after its delete: %v", err)
+	}
+	if err := f.l.DeleteWaiter(ctx, "web", key, "exec-a"); err != nil {
+		t.Fatalf("deleting a waiter twice: %v", err)
+	}
+}
+
+// TestTimelineAndUpdates records a rollout's phases and fields, without
+// and with status changes, and finds the record by its execution.
+func TestTimelineAndUpdates(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	id := ledger.DeploymentID(f.clock.Now(), "exec-1")
+	d, err := f.l.CreateDeployment(ctx, ledger.NewDeployment{ID: id, Service: "web", ImageDigest: "sha256:aa", ImageTag: "v2", ExecutionARN: "exec-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.l.CreateDeployment(ctx, ledger.NewDeployment{ID: id, Service: "web", ImageDigest: "sha256:aa", ExecutionARN: "exec-1"})
+	if err != nil || again.ID != d.ID || again.ImageTag != "v2" {
+		t.Fatalf("a retried create: %+v %v, want the first record", again, err)
+	}
+	if _, err := f.l.CreateDeployment(ctx, ledger.NewDeployment{ID: id, Service: "web", ImageDigest: "sha256:bb", ExecutionARN: "exec-2"}); err == nil {
+		t.Fatal("another execution took an existing record's ID")
+	}
+	f.clock.Advance(time.Second)
+	if d, err = f.l.Update(ctx, d, ledger.Change{PreviousTaskDef: "web:1", PreviousDigest: "sha256:00", Phases: []ledger.Phase{{Phase: ledger.PhaseLeaseTaken}}}); err != nil {
+		t.Fatal(err)
+	}
+	stale := *d
+	f.clock.Advance(time.Second)
+	if _, err = f.l.Update(ctx, d, ledger.Change{To: ledger.StatusInProgress, NewTaskDef: "web:2", ECSDeploymentID: "ecs-svc/1", ServiceDeploymentARN: "arn:sd",
+		Phases: []ledger.Phase{{Phase: ledger.PhaseUpdateSent, Detail: "web:2"}}}); err != nil {
+		t.Fatal(err)
+	}
+	// A writer holding the older version is re-read, not lost.
+	if d, err = f.l.Update(ctx, &stale, ledger.Change{Phases: []ledger.Phase{{Phase: ledger.PhaseECSCompleted}}}); err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != ledger.StatusInProgress || d.PreviousTaskDef != "web:1" || d.PreviousDigest != "sha256:00" || d.NewTaskDef != "web:2" || d.ECSDeploymentID != "ecs-svc/1" {
+		t.Fatalf("record %+v", d)
+	}
+	var phases []ledger.PhaseName
+	for _, p := range d.Timeline {
+		phases = append(phases, p.Phase)
+	}
+	if want := []ledger.PhaseName{ledger.PhaseAccepted, ledger.PhaseLeaseTaken, ledger.PhaseUpdateSent, ledger.PhaseECSCompleted}; fmt.Sprint(phases) != fmt.Sprint(want) {
+		t.Fatalf("timeline %v, want %v", phases, want)
+	}
+	if at, ok := d.At(ledger.PhaseUpdateSent); !ok || !at.Equal(f.clock.Now()) {
+		t.Errorf("update-sent at %v, want %v", at, f.clock.Now())
+	}
+	if d, err = f.l.Update(ctx, d, ledger.Change{To: ledger.StatusRolledBackByECS, Reason: "circuit breaker"}); err != nil {
+		t.Fatal(err)
+	}
+	var illegal *ledger.IllegalTransitionError
+	if _, err := f.l.Update(ctx, d, ledger.Change{Phases: []ledger.Phase{{Phase: ledger.PhaseFinished}}}); !errors.As(err, &illegal) {
+		t.Fatalf("a change to an ended record: %v", err)
+	}
+	got, err := f.l.FindByExecution(ctx, "web", "exec-1")
+	if err != nil || got.ID != d.ID || got.Status != ledger.StatusRolledBackByECS {
+		t.Fatalf("find by execution: %+v %v", got, err)
+	}
+	if _, err := f.l.FindByExecution(ctx, "web", "exec-9"); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("find by an unknown execution: %v", err)
 	}
 }

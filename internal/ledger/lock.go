@@ -14,13 +14,31 @@ import (
 	"github.com/ecsplane/ecsplane/internal/awserr"
 )
 
-const lockSK = "LOCK"
+// Scope is what of a service a lease covers. Leases of different scopes of
+// one service are independent: their holders run side by side, each
+// changing only the fields its scope names.
+type Scope string
 
-// Lease is a held per-service lock. Token is the fencing token: it grows with
-// every acquisition, so a writer holding an older token knows it lost the
-// lock.
+// Lease scopes.
+const (
+	// ScopeRevision covers which revision the service runs: a rollout, and
+	// the build when it rolls out a template change or creates the
+	// service. Two holders of it would overlap deployments.
+	ScopeRevision Scope = "revision"
+	// ScopeCapacity covers the desired counts, which remediation moves
+	// within the build's bounds. A zone impairment during a rollout takes
+	// it without waiting for the rollout, which holds ScopeRevision.
+	ScopeCapacity Scope = "capacity"
+)
+
+func lockSK(scope Scope) string { return "LOCK#" + string(scope) }
+
+// Lease is a held per-service lock of one scope. Token is the fencing
+// token: it grows with every acquisition, so a writer holding an older
+// token knows it lost the lock.
 type Lease struct {
 	Service string    `json:"service"`
+	Scope   Scope     `json:"scope"`
 	Owner   string    `json:"owner"`
 	Token   int64     `json:"token"`
 	Expires time.Time `json:"expires"`
@@ -29,30 +47,31 @@ type Lease struct {
 // LockHeldError means another owner holds an unexpired lease.
 type LockHeldError struct {
 	Service string
+	Scope   Scope
 	Owner   string
 	Expires time.Time
 }
 
 func (e *LockHeldError) Error() string {
-	return fmt.Sprintf("lock on %s is held by %s until %s", e.Service, e.Owner, e.Expires.Format(time.RFC3339))
+	return fmt.Sprintf("%s lock on %s is held by %s until %s", e.Scope, e.Service, e.Owner, e.Expires.Format(time.RFC3339))
 }
 
 // ErrNotOwner means a renew or release came from someone who no longer holds
 // the lease: it expired and was taken over, or was never theirs.
 var ErrNotOwner = errors.New("ledger: lease is not held by this owner")
 
-// Acquire takes the service's lock for ttl. It succeeds when the lock is
-// free, expired, or already held by owner (a retried step), and fails with
-// *LockHeldError otherwise.
-func (l *Ledger) Acquire(ctx context.Context, service, owner string, ttl time.Duration) (*Lease, error) {
-	if service == "" || owner == "" || ttl <= 0 {
-		return nil, errors.New("ledger: acquiring a lock needs a service, an owner and a positive ttl")
+// Acquire takes the service's lock of scope for ttl. It succeeds when the
+// lock is free, expired, or already held by owner (a retried step), and
+// fails with *LockHeldError otherwise.
+func (l *Ledger) Acquire(ctx context.Context, service string, scope Scope, owner string, ttl time.Duration) (*Lease, error) {
+	if service == "" || scope == "" || owner == "" || ttl <= 0 {
+		return nil, errors.New("ledger: acquiring a lock needs a service, a scope, an owner and a positive ttl")
 	}
 	now := l.now().UTC()
 	exp := now.Add(ttl)
 	out, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(l.table),
-		Key:                 key(servicePK(service), lockSK),
+		Key:                 key(servicePK(service), lockSK(scope)),
 		UpdateExpression:    aws.String("SET #owner = :owner, expires_at = :exp, acquired_at = :now, #type = :type ADD fencing_token :one"),
 		ConditionExpression: aws.String("attribute_not_exists(#owner) OR expires_at <= :nowms OR #owner = :owner"),
 		ExpressionAttributeNames: map[string]string{
@@ -69,16 +88,16 @@ func (l *Ledger) Acquire(ctx context.Context, service, owner string, ttl time.Du
 		ReturnValues: types.ReturnValueAllNew,
 	})
 	if awserr.IsConflict(err) {
-		held, readErr := l.readLock(ctx, service)
+		held, readErr := l.readLock(ctx, service, scope)
 		if readErr != nil {
-			return nil, fmt.Errorf("lock on %s is held: %w", service, readErr)
+			return nil, fmt.Errorf("%s lock on %s is held: %w", scope, service, readErr)
 		}
-		return nil, &LockHeldError{Service: service, Owner: held.Owner, Expires: held.Expires}
+		return nil, &LockHeldError{Service: service, Scope: scope, Owner: held.Owner, Expires: held.Expires}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("acquiring lock on %s: %w", service, err)
+		return nil, fmt.Errorf("acquiring %s lock on %s: %w", scope, service, err)
 	}
-	return leaseFrom(service, out.Attributes)
+	return leaseFrom(service, scope, out.Attributes)
 }
 
 // Renew extends a held lease to ttl from now.
@@ -87,7 +106,7 @@ func (l *Ledger) Renew(ctx context.Context, lease *Lease, ttl time.Duration) (*L
 	exp := now.Add(ttl)
 	out, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(l.table),
-		Key:                      key(servicePK(lease.Service), lockSK),
+		Key:                      key(servicePK(lease.Service), lockSK(lease.Scope)),
 		UpdateExpression:         aws.String("SET expires_at = :exp"),
 		ConditionExpression:      aws.String("#owner = :owner AND fencing_token = :token AND expires_at > :nowms"),
 		ExpressionAttributeNames: map[string]string{"#owner": "owner"},
@@ -105,7 +124,7 @@ func (l *Ledger) Renew(ctx context.Context, lease *Lease, ttl time.Duration) (*L
 	if err != nil {
 		return nil, fmt.Errorf("renewing lock on %s: %w", lease.Service, err)
 	}
-	return leaseFrom(lease.Service, out.Attributes)
+	return leaseFrom(lease.Service, lease.Scope, out.Attributes)
 }
 
 // Release frees the lock if lease still holds it. The fencing token stays
@@ -113,7 +132,7 @@ func (l *Ledger) Renew(ctx context.Context, lease *Lease, ttl time.Duration) (*L
 func (l *Ledger) Release(ctx context.Context, lease *Lease) error {
 	_, err := l.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(l.table),
-		Key:                      key(servicePK(lease.Service), lockSK),
+		Key:                      key(servicePK(lease.Service), lockSK(lease.Scope)),
 		UpdateExpression:         aws.String("REMOVE #owner SET expires_at = :zero"),
 		ConditionExpression:      aws.String("#owner = :owner AND fencing_token = :token"),
 		ExpressionAttributeNames: map[string]string{"#owner": "owner"},
@@ -132,36 +151,36 @@ func (l *Ledger) Release(ctx context.Context, lease *Lease) error {
 	return nil
 }
 
-// CurrentLock returns the lock item's holder, or ErrNotFound when nobody
-// holds it.
-func (l *Ledger) CurrentLock(ctx context.Context, service string) (*Lease, error) {
-	lease, err := l.readLock(ctx, service)
+// CurrentLock returns the holder of the service's lock of scope, or
+// ErrNotFound when nobody holds it.
+func (l *Ledger) CurrentLock(ctx context.Context, service string, scope Scope) (*Lease, error) {
+	lease, err := l.readLock(ctx, service, scope)
 	if err != nil {
 		return nil, err
 	}
 	if lease.Owner == "" || !lease.Expires.After(l.now()) {
-		return nil, fmt.Errorf("lock on %s: %w", service, ErrNotFound)
+		return nil, fmt.Errorf("%s lock on %s: %w", scope, service, ErrNotFound)
 	}
 	return lease, nil
 }
 
-func (l *Ledger) readLock(ctx context.Context, service string) (*Lease, error) {
+func (l *Ledger) readLock(ctx context.Context, service string, scope Scope) (*Lease, error) {
 	out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(l.table),
-		Key:            key(servicePK(service), lockSK),
+		Key:            key(servicePK(service), lockSK(scope)),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reading lock on %s: %w", service, err)
+		return nil, fmt.Errorf("reading %s lock on %s: %w", scope, service, err)
 	}
 	if out.Item == nil {
-		return nil, fmt.Errorf("lock on %s: %w", service, ErrNotFound)
+		return nil, fmt.Errorf("%s lock on %s: %w", scope, service, ErrNotFound)
 	}
-	return leaseFrom(service, out.Item)
+	return leaseFrom(service, scope, out.Item)
 }
 
-func leaseFrom(service string, item map[string]types.AttributeValue) (*Lease, error) {
-	lease := &Lease{Service: service}
+func leaseFrom(service string, scope Scope, item map[string]types.AttributeValue) (*Lease, error) {
+	lease := &Lease{Service: service, Scope: scope}
 	if v, ok := item["owner"].(*types.AttributeValueMemberS); ok {
 		lease.Owner = v.Value
 	}

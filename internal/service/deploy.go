@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -15,9 +16,9 @@ import (
 	"github.com/ecsplane/ecsplane/internal/stack"
 )
 
-// LeaseTTL bounds how long a deployment holds the service's lease: the
-// build's wait for ECS's verdict, at most 120 rounds of 15 s, fits in it.
-// A lease left behind by a run that stopped runs out by itself.
+// LeaseTTL bounds how long the build's deployment holds the service's
+// lease: the build's wait for ECS's verdict, at most 120 rounds of 15 s,
+// fits in it. A lease left behind by a run that stopped runs out by itself.
 const LeaseTTL = 30 * time.Minute
 
 // Rollout is one pass through the shared deployment path.
@@ -41,12 +42,29 @@ type Rollout struct {
 	Create *ecs.CreateServiceInput
 }
 
-// AcquireLease takes the service's lease for owner. Another owner's
-// unexpired lease is a NotReadyError: the service is busy with another
-// deployment, and the step waits and tries again. The same owner takes it
-// again, so a retried step goes on.
-func AcquireLease(ctx context.Context, c Clients, service, owner string) (*ledger.Lease, error) {
-	lease, err := c.Ledger.Acquire(ctx, service, owner, LeaseTTL)
+// RegisterAPI registers revisions.
+type RegisterAPI interface {
+	RegisterTaskDefinition(ctx context.Context, in *ecs.RegisterTaskDefinitionInput, optFns ...func(*ecs.Options)) (*ecs.RegisterTaskDefinitionOutput, error)
+}
+
+// UpdateAPI points the service at a revision.
+type UpdateAPI interface {
+	UpdateService(ctx context.Context, in *ecs.UpdateServiceInput, optFns ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error)
+}
+
+// DeployAPI starts deployments: UpdateService, or CreateService for the
+// first build.
+type DeployAPI interface {
+	UpdateAPI
+	CreateService(ctx context.Context, in *ecs.CreateServiceInput, optFns ...func(*ecs.Options)) (*ecs.CreateServiceOutput, error)
+}
+
+// AcquireLease takes the service's revision lease for owner, for ttl.
+// Another owner's unexpired lease is a NotReadyError: the service is busy
+// with another deployment, and the step waits and tries again. The same
+// owner takes it again, so a retried step goes on.
+func AcquireLease(ctx context.Context, led *ledger.Ledger, service, owner string, ttl time.Duration) (*ledger.Lease, error) {
+	lease, err := led.Acquire(ctx, service, ledger.ScopeRevision, owner, ttl)
 	var held *ledger.LockHeldError
 	if errors.As(err, &held) {
 		return nil, &handlererr.NotReadyError{Msg: "another deployment holds the service's lease", Err: err}
@@ -56,26 +74,43 @@ func AcquireLease(ctx context.Context, c Clients, service, owner string) (*ledge
 
 // ReleaseLease releases the lease. A lease its owner no longer holds (it
 // ran out and was taken, or was released already) is left alone.
-func ReleaseLease(ctx context.Context, c Clients, lease *ledger.Lease) error {
-	if err := c.Ledger.Release(ctx, lease); err != nil && !errors.Is(err, ledger.ErrNotOwner) {
+func ReleaseLease(ctx context.Context, led *ledger.Ledger, lease *ledger.Lease) error {
+	if err := led.Release(ctx, lease); err != nil && !errors.Is(err, ledger.ErrNotOwner) {
 		return err
 	}
 	return nil
 }
 
+// Template is the spec of the template a revision is registered from, as a
+// deployment records it, and its hash.
+func Template(spec stack.Spec, w Workload) (hash string, raw json.RawMessage, err error) {
+	if hash, err = TemplateHash(spec, w); err != nil {
+		return "", nil, err
+	}
+	if raw, err = json.Marshal(spec); err != nil {
+		return "", nil, fmt.Errorf("encoding the template of %s: %w", spec.Name, err)
+	}
+	return hash, raw, nil
+}
+
 // RecordPending records a PENDING deployment of r, with the revision the
-// service ran before and the image it rolls out.
-func RecordPending(ctx context.Context, c Clients, r Rollout, owner string) (*ledger.Deployment, error) {
-	return c.Ledger.CreateDeployment(ctx, ledger.NewDeployment{
-		Service: Name(r.Spec), Cause: r.Cause, ImageTag: imageTag(r.Image), ImageDigest: ImageDigest(r.Image),
-		PreviousTaskDef: r.Previous, ExecutionARN: owner,
+// service ran before, the image it rolls out and the template its revision
+// is registered from.
+func RecordPending(ctx context.Context, led *ledger.Ledger, r Rollout, owner string) (*ledger.Deployment, error) {
+	hash, tmpl, err := Template(r.Spec, r.Workload)
+	if err != nil {
+		return nil, err
+	}
+	return led.CreateDeployment(ctx, ledger.NewDeployment{
+		Service: Name(r.Spec), Cause: r.Cause, ImageTag: imageTag(r.Image), ImageDigest: ImageDigest(r.Image), Image: r.Image,
+		PreviousTaskDef: r.Previous, ExecutionARN: owner, TemplateHash: hash, Template: tmpl,
 	})
 }
 
 // RegisterRevision registers a revision of the task definition from the
 // spec's template with the app running image, pinned by digest for a
 // rollout. previous is the revision it follows, empty for the first.
-func RegisterRevision(ctx context.Context, c Clients, run *stack.Run, spec stack.Spec, w Workload, image, previous, reason string) (string, error) {
+func RegisterRevision(ctx context.Context, api RegisterAPI, run *stack.Run, spec stack.Spec, w Workload, image, previous, reason string) (string, error) {
 	in, err := TaskDefinitionInput(spec, w, image)
 	if err != nil {
 		return "", err
@@ -85,7 +120,7 @@ func RegisterRevision(ctx context.Context, c Clients, run *stack.Run, spec stack
 		action, detail = stack.Update, "new revision: "+reason+"; app image "+image
 	}
 	return run.Do(ctx, stack.NewChange(Layer, action, "ecs:task-definition", TaskDefinition, "", detail), func(ctx context.Context) (string, error) {
-		out, err := c.ECS.RegisterTaskDefinition(ctx, in)
+		out, err := api.RegisterTaskDefinition(ctx, in)
 		if err != nil {
 			return "", err
 		}
@@ -93,59 +128,79 @@ func RegisterRevision(ctx context.Context, c Clients, run *stack.Run, spec stack
 	})
 }
 
-// StartDeployment points the service at the revision: UpdateService with
-// the task definition, which only this path calls once the service exists,
-// or CreateService for the first build. It returns the service's ARN and
-// the ECS deployment it started.
-func StartDeployment(ctx context.Context, c Clients, run *stack.Run, spec stack.Spec, taskDefinition string, create *ecs.CreateServiceInput) (string, string, error) {
-	var deployment string
-	primary := func(svc *ecstypes.Service) {
-		for _, d := range svc.Deployments {
-			if aws.ToString(d.Status) == "PRIMARY" {
-				deployment = aws.ToString(d.Id)
-			}
+// Started is the deployment StartDeployment started.
+type Started struct {
+	// ServiceARN is the service's ARN.
+	ServiceARN string
+	// DeploymentID is the ECS deployment (ecs-svc/…), which ECS's
+	// deployment events name.
+	DeploymentID string
+	// ServiceDeploymentARN is the service deployment, which
+	// DescribeServiceDeployments and StopServiceDeployment take.
+	ServiceDeploymentARN string
+}
+
+// startedOf reads the deployment the service's PRIMARY deployment is.
+func startedOf(svc *ecstypes.Service) Started {
+	st := Started{ServiceARN: aws.ToString(svc.ServiceArn), ServiceDeploymentARN: aws.ToString(svc.CurrentServiceDeployment)}
+	for _, d := range svc.Deployments {
+		if aws.ToString(d.Status) == "PRIMARY" {
+			st.DeploymentID = aws.ToString(d.Id)
 		}
 	}
+	return st
+}
+
+// StartDeployment points the service at the revision: UpdateService with
+// the task definition, which only this path calls once the service exists,
+// or CreateService for the first build. It returns the deployment it
+// started.
+func StartDeployment(ctx context.Context, api DeployAPI, run *stack.Run, spec stack.Spec, taskDefinition string, create *ecs.CreateServiceInput) (Started, error) {
+	var st Started
 	if create != nil {
 		in := *create
 		in.TaskDefinition = aws.String(taskDefinition)
-		arn, err := run.Do(ctx, stack.NewChange(Layer, stack.Create, "ecs:service", Service, "", fmt.Sprintf("%d tasks spread across zones, circuit breaker with rollback", spec.Service.DesiredCount)),
+		_, err := run.Do(ctx, stack.NewChange(Layer, stack.Create, "ecs:service", Service, "", fmt.Sprintf("%d tasks spread across zones, circuit breaker with rollback", spec.Service.DesiredCount)),
 			func(ctx context.Context) (string, error) {
-				out, err := c.ECS.CreateService(ctx, &in)
+				out, err := api.CreateService(ctx, &in)
 				if err != nil {
 					return "", err
 				}
-				primary(out.Service)
-				return aws.ToString(out.Service.ServiceArn), nil
+				st = startedOf(out.Service)
+				return st.ServiceARN, nil
 			})
-		return arn, deployment, err
+		return st, err
 	}
-	arn, err := run.Do(ctx, stack.NewChange(Layer, stack.Update, "ecs:service", Service, "", "roll out task definition "+taskDefinition),
+	_, err := run.Do(ctx, stack.NewChange(Layer, stack.Update, "ecs:service", Service, "", "roll out task definition "+taskDefinition),
 		func(ctx context.Context) (string, error) {
-			out, err := c.ECS.UpdateService(ctx, &ecs.UpdateServiceInput{
-				Cluster: aws.String(ClusterName(spec)), Service: aws.String(Name(spec)), TaskDefinition: aws.String(taskDefinition),
-			})
-			if err != nil {
-				return "", err
-			}
-			primary(out.Service)
-			return aws.ToString(out.Service.ServiceArn), nil
+			var err error
+			st, err = UpdateRevision(ctx, api, ClusterName(spec), Name(spec), taskDefinition)
+			return st.ServiceARN, err
 		})
-	return arn, deployment, err
+	return st, err
+}
+
+// UpdateRevision calls UpdateService with the revision and nothing else:
+// the deployment configuration, circuit breaker and alarms stay as the
+// build set them.
+func UpdateRevision(ctx context.Context, api UpdateAPI, cluster, service, taskDefinition string) (Started, error) {
+	out, err := api.UpdateService(ctx, &ecs.UpdateServiceInput{
+		Cluster: aws.String(cluster), Service: aws.String(service), TaskDefinition: aws.String(taskDefinition),
+	})
+	if err != nil {
+		return Started{}, fmt.Errorf("updating service %s to %s: %w", service, taskDefinition, err)
+	}
+	return startedOf(out.Service), nil
 }
 
 // RecordStarted moves the record to IN_PROGRESS with the revision rolled
-// out.
-func RecordStarted(ctx context.Context, c Clients, rec *ledger.Deployment, taskDefinition, reason string) (*ledger.Deployment, error) {
-	return c.Ledger.Transition(ctx, rec, ledger.Change{To: ledger.StatusInProgress, NewTaskDef: taskDefinition, Reason: reason})
-}
-
-// Verdict is ECS's verdict on a deployment, as a ledger status.
-type Verdict struct {
-	Done bool
-	// Status is SUCCEEDED, ROLLED_BACK or FAILED once Done.
-	Status ledger.Status
-	Reason string
+// out and the ECS deployment that rolls it out.
+func RecordStarted(ctx context.Context, led *ledger.Ledger, rec *ledger.Deployment, taskDefinition string, st Started, reason string) (*ledger.Deployment, error) {
+	return led.Update(ctx, rec, ledger.Change{
+		To: ledger.StatusInProgress, NewTaskDef: taskDefinition, Reason: reason,
+		ECSDeploymentID: st.DeploymentID, ServiceDeploymentARN: st.ServiceDeploymentARN,
+		Phases: []ledger.Phase{{Phase: ledger.PhaseUpdateSent, Detail: fmt.Sprintf("%s, ECS deployment %s", taskDefinition, st.DeploymentID)}},
+	})
 }
 
 // DeploymentVerdict reads ECS's verdict on d from the service's
@@ -157,20 +212,23 @@ func DeploymentVerdict(ctx context.Context, c Clients, cluster string, d *stack.
 		return Verdict{}, fmt.Errorf("describing service %s: %w", d.Service, err)
 	}
 	if len(out.Services) == 0 || aws.ToString(out.Services[0].Status) != "ACTIVE" {
-		return Verdict{Done: true, Status: ledger.StatusFailed, Reason: "the service is no longer active"}, nil
+		return Decide(Evidence{ECS: ECSOutcome{State: ECSFailed, Reason: "the service is no longer active"}}), nil
 	}
 	return verdictOf(out.Services[0], d), nil
 }
 
-// verdictOf is DeploymentVerdict's reading of one service.
+// verdictOf is DeploymentVerdict's reading of one service: the evidence a
+// build's deployment, which has no bake, is decided from.
 func verdictOf(svc ecstypes.Service, d *stack.Deployment) Verdict {
 	running := aws.ToString(svc.TaskDefinition)
 	failed := func(reason string) Verdict {
-		v := Verdict{Done: true, Status: ledger.StatusFailed, Reason: reason}
+		o := ECSOutcome{State: ECSFailed, Reason: reason}
+		// ECS rolls a failed deployment back to the last completed one,
+		// which the service then runs.
 		if running != d.TaskDefinition && (d.Previous == "" || running == d.Previous) {
-			v.Status, v.Reason = ledger.StatusRolledBack, reason+"; the service runs "+running+" again"
+			o.Rollback, o.RollbackReason = ECSCompleted, "the service runs "+running+" again"
 		}
-		return v
+		return Decide(Evidence{ECS: o})
 	}
 	for _, dep := range svc.Deployments {
 		if aws.ToString(dep.Id) != d.ECSDeploymentID {
@@ -179,7 +237,7 @@ func verdictOf(svc ecstypes.Service, d *stack.Deployment) Verdict {
 		reason := aws.ToString(dep.RolloutStateReason)
 		switch dep.RolloutState {
 		case ecstypes.DeploymentRolloutStateCompleted:
-			return Verdict{Done: true, Status: ledger.StatusSucceeded, Reason: reason}
+			return Decide(Evidence{ECS: ECSOutcome{State: ECSCompleted, Reason: reason}})
 		case ecstypes.DeploymentRolloutStateFailed:
 			return failed(reason)
 		}
@@ -198,15 +256,16 @@ func Finish(ctx context.Context, c Clients, d *stack.Deployment, v Verdict) erro
 	if err != nil {
 		return err
 	}
-	if rec.Cause == ledger.CauseImage && v.Status == ledger.StatusSucceeded {
+	if rec.Bakes() && v.Status == ledger.StatusSucceeded {
 		return fmt.Errorf("deployment %s rolls out an image, which bakes before it succeeds", d.ID)
 	}
 	if !rec.Status.Terminal() {
-		if _, err := c.Ledger.Transition(ctx, rec, ledger.Change{To: v.Status, Reason: v.Reason}); err != nil {
+		if _, err := c.Ledger.Update(ctx, rec, ledger.Change{To: v.Status, Reason: v.Reason, FailedStep: v.Step,
+			Phases: []ledger.Phase{{Phase: ledger.PhaseFinished, Detail: string(v.Status)}}}); err != nil {
 			return fmt.Errorf("recording the verdict on deployment %s: %w", d.ID, err)
 		}
 	}
-	return ReleaseLease(ctx, c, &ledger.Lease{Service: d.Service, Owner: d.LeaseOwner, Token: d.LeaseToken})
+	return ReleaseLease(ctx, c.Ledger, &ledger.Lease{Service: d.Service, Scope: ledger.ScopeRevision, Owner: d.LeaseOwner, Token: d.LeaseToken})
 }
 
 // Deploy is the build's composition of the path's first phases: it takes
@@ -218,45 +277,45 @@ func Finish(ctx context.Context, c Clients, d *stack.Deployment, v Verdict) erro
 // lease. A dry run only records the revision and the service change.
 func Deploy(ctx context.Context, c Clients, run *stack.Run, r Rollout) (*stack.Deployment, string, error) {
 	if run.DryRun {
-		td, err := RegisterRevision(ctx, c, run, r.Spec, r.Workload, r.Image, r.Previous, r.Reason)
+		td, err := RegisterRevision(ctx, c.ECS, run, r.Spec, r.Workload, r.Image, r.Previous, r.Reason)
 		if err != nil {
 			return nil, "", err
 		}
-		arn, _, err := StartDeployment(ctx, c, run, r.Spec, td, r.Create)
-		return nil, arn, err
+		st, err := StartDeployment(ctx, c.ECS, run, r.Spec, td, r.Create)
+		return nil, st.ServiceARN, err
 	}
 	if c.Ledger == nil {
 		return nil, "", fmt.Errorf("deploying %s needs the ledger, for the service's lease and the deployment's record", Name(r.Spec))
 	}
-	lease, err := AcquireLease(ctx, c, Name(r.Spec), run.Token)
+	lease, err := AcquireLease(ctx, c.Ledger, Name(r.Spec), run.Token, LeaseTTL)
 	if err != nil {
 		return nil, "", err
 	}
-	rec, err := RecordPending(ctx, c, r, run.Token)
+	rec, err := RecordPending(ctx, c.Ledger, r, run.Token)
 	if err != nil {
-		return nil, "", errors.Join(err, ReleaseLease(ctx, c, lease))
+		return nil, "", errors.Join(err, ReleaseLease(ctx, c.Ledger, lease))
 	}
 	fail := func(err error) error {
-		if _, terr := c.Ledger.Transition(ctx, rec, ledger.Change{To: ledger.StatusFailed, Reason: err.Error()}); terr != nil {
+		if _, terr := c.Ledger.Update(ctx, rec, ledger.Change{To: ledger.StatusFailed, Reason: err.Error(), FailedStep: "deploy"}); terr != nil {
 			err = errors.Join(err, terr)
 		}
-		return errors.Join(err, ReleaseLease(ctx, c, lease))
+		return errors.Join(err, ReleaseLease(ctx, c.Ledger, lease))
 	}
-	td, err := RegisterRevision(ctx, c, run, r.Spec, r.Workload, r.Image, r.Previous, r.Reason)
+	td, err := RegisterRevision(ctx, c.ECS, run, r.Spec, r.Workload, r.Image, r.Previous, r.Reason)
 	if err != nil {
 		return nil, "", fail(err)
 	}
-	arn, deployment, err := StartDeployment(ctx, c, run, r.Spec, td, r.Create)
+	st, err := StartDeployment(ctx, c.ECS, run, r.Spec, td, r.Create)
 	if err != nil {
 		return nil, "", fail(err)
 	}
-	started, err := RecordStarted(ctx, c, rec, td, r.Reason)
+	started, err := RecordStarted(ctx, c.Ledger, rec, td, st, r.Reason)
 	if err != nil {
 		return nil, "", fail(err)
 	}
-	run.Log.InfoContext(ctx, "started deployment", "stack", r.Spec.Name, "deployment_id", started.ID, "ecs_deployment", deployment, "task_definition", td, "cause", r.Cause)
+	run.Log.InfoContext(ctx, "started deployment", "stack", r.Spec.Name, "deployment_id", started.ID, "ecs_deployment", st.DeploymentID, "task_definition", td, "cause", r.Cause)
 	return &stack.Deployment{
-		Service: Name(r.Spec), ID: started.ID, ECSDeploymentID: deployment, TaskDefinition: td, Previous: r.Previous,
+		Service: Name(r.Spec), ID: started.ID, ECSDeploymentID: st.DeploymentID, TaskDefinition: td, Previous: r.Previous,
 		LeaseOwner: lease.Owner, LeaseToken: lease.Token,
-	}, arn, nil
+	}, st.ServiceARN, nil
 }

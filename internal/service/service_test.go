@@ -143,7 +143,7 @@ func TestVerdict(t *testing.T) {
 		{"completed", ecstypes.Service{TaskDefinition: aws.String("web:2"), Deployments: []ecstypes.Deployment{dep("ecs-svc/2", ecstypes.DeploymentRolloutStateCompleted, "ECS deployment ecs-svc/2 completed.")}}, true, ledger.StatusSucceeded, "completed"},
 		{"rolled back by the circuit breaker", ecstypes.Service{TaskDefinition: aws.String("web:1"), Deployments: []ecstypes.Deployment{
 			dep("ecs-svc/3", ecstypes.DeploymentRolloutStateInProgress, "rolling back"), dep("ecs-svc/2", ecstypes.DeploymentRolloutStateFailed, "circuit breaker tripped")}},
-			true, ledger.StatusRolledBack, "circuit breaker tripped; the service runs web:1 again"},
+			true, ledger.StatusRolledBackByECS, "circuit breaker tripped; the service runs web:1 again"},
 		{"failed without a rollback", ecstypes.Service{TaskDefinition: aws.String("web:2"), Deployments: []ecstypes.Deployment{dep("ecs-svc/2", ecstypes.DeploymentRolloutStateFailed, "tasks failed to start")}}, true, ledger.StatusFailed, "failed to start"},
 		{"replaced", ecstypes.Service{TaskDefinition: aws.String("web:3"), Deployments: []ecstypes.Deployment{dep("ecs-svc/4", ecstypes.DeploymentRolloutStateInProgress, "")}}, true, ledger.StatusFailed, "no longer lists deployment ecs-svc/2"},
 	}
