@@ -190,7 +190,9 @@
 //     healthy and the tasks it replaced have stopped, then COMPLETED. The
 //     circuit breaker fails it after max(3, min(200, ceil(0.5 × desired)))
 //     failed tasks (or its threshold configuration). A deployment alarm in
-//     ALARM fails it too. A failed deployment starts no task; with
+//     ALARM fails it too, unless one of them was in ALARM when it started:
+//     then ECS does not watch its alarms at all (Copilot's manifest
+//     reference, rollback_alarms). A failed deployment starts no task; with
 //     rollback, a new deployment returns to the last completed one, adopting
 //     its running tasks, and is never rolled back itself.
 //   - The circuit breaker counts a deployment's tasks that fail to start,

@@ -392,3 +392,40 @@ func TestPartialFailureTripsTheBreakerOnlyOnEnoughFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestDeploymentStartedInAlarmIsNotWatched: a deployment that starts while
+// one of the service's deployment alarms is in ALARM is not watched by its
+// alarms, and completes although the alarm keeps firing.
+func TestDeploymentStartedInAlarmIsNotWatched(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 12, instances: 4})
+	f.putAlarm(t, "web-errors", "Web", "Errors", 5, 1, 1, "notBreaching")
+	f.createService(t, serviceOpts{name: "web", desired: 2, minHealthy: 100, max: 200, alarms: []string{"web-errors"}})
+	f.waitSteady(t, "web", 10*time.Minute)
+	advanceUntil(t, f.sim, 5*time.Minute, "alarm in ALARM", func() bool {
+		f.putMetric(t, "Web", "Errors", 50)
+		return f.alarmState(t, "web-errors") == "ALARM"
+	})
+	v2 := f.registerTD(t, strings.Replace(fleetImage, ":v1", ":v2", 1))
+	f.updateTD(t, "web", v2)
+	deploying := aws.ToString(f.service(t, "web").Deployments[0].Id)
+	advanceUntil(t, f.sim, 15*time.Minute, "deployment completed", func() bool {
+		f.putMetric(t, "Web", "Errors", 50)
+		for _, d := range f.deploymentEvents(t) {
+			if d.EventName == "SERVICE_DEPLOYMENT_COMPLETED" && d.DeploymentID == deploying {
+				return true
+			}
+		}
+		return false
+	})
+	if s := f.alarmState(t, "web-errors"); s != "ALARM" {
+		t.Fatalf("alarm %s at the end, want it firing throughout", s)
+	}
+	for _, d := range f.deploymentEvents(t) {
+		if d.EventName == "SERVICE_DEPLOYMENT_FAILED" {
+			t.Fatalf("deployment %s failed (%s): an alarm firing when it started is not watched", d.DeploymentID, d.Reason)
+		}
+	}
+	if got := aws.ToString(f.service(t, "web").TaskDefinition); got != v2 {
+		t.Fatalf("service runs %s, want %s of deployment %s", got, v2, deploying)
+	}
+}

@@ -451,14 +451,34 @@ func (s *Sim) failDeployment(svc *ecsService, d *deployment, reason, short strin
 func (d *deployment) isRollback() bool { return d.rollbackOf != "" }
 
 // checkDeploymentAlarms fails the PRIMARY deployment if one of the service's
-// deployment alarms is in ALARM while it rolls out.
+// deployment alarms is in ALARM while it rolls out. A deployment that
+// started while one of them was in ALARM is not watched: "If an alarm is in
+// 'In alarm' state at the beginning of a deployment, Amazon ECS will NOT
+// monitor alarms for the duration of that deployment."
+//
+// https://aws.github.io/copilot-cli/docs/manifest/lb-web-service/#deployment-rollback-alarms
+// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-alarm-failure.html
 func (s *Sim) checkDeploymentAlarms(svc *ecsService) {
 	if svc.alarms == nil || !svc.alarms.Enable || len(svc.deployments) == 0 {
 		return
 	}
 	d := svc.deployments[0]
-	if d.rollout != types.DeploymentRolloutStateInProgress || d.isRollback() {
+	if d.rollout != types.DeploymentRolloutStateInProgress || d.isRollback() || len(d.alarmsFiringAtStart) > 0 {
 		return
+	}
+	firing := s.firingDeploymentAlarms(svc)
+	if len(firing) == 0 {
+		return
+	}
+	reason := fmt.Sprintf("ECS deployment alarms: %s in ALARM state.", strings.Join(firing, ", "))
+	d.alarmsTripped = firing
+	s.failDeployment(svc, d, reason, "alarm detected", svc.alarms.Rollback, "ECS deployment alarms: rolling back to deploymentId ")
+}
+
+// firingDeploymentAlarms lists the service's deployment alarms in ALARM.
+func (s *Sim) firingDeploymentAlarms(svc *ecsService) []string {
+	if svc.alarms == nil || !svc.alarms.Enable {
+		return nil
 	}
 	var firing []string
 	for _, name := range svc.alarms.AlarmNames {
@@ -466,12 +486,7 @@ func (s *Sim) checkDeploymentAlarms(svc *ecsService) {
 			firing = append(firing, name)
 		}
 	}
-	if len(firing) == 0 {
-		return
-	}
-	reason := fmt.Sprintf("ECS deployment alarms: %s in ALARM state.", strings.Join(firing, ", "))
-	d.alarmsTripped = firing
-	s.failDeployment(svc, d, reason, "alarm detected", svc.alarms.Rollback, "ECS deployment alarms: rolling back to deploymentId ")
+	return firing
 }
 
 // ecsOnAlarm re-judges the deployments watching an alarm that changed state.

@@ -77,6 +77,9 @@ type deployment struct {
 	// breakerTripped and alarmsTripped record what failed the deployment.
 	breakerTripped bool
 	alarmsTripped  []string
+	// alarmsFiringAtStart are the deployment alarms that were in ALARM when
+	// it started: then ECS does not watch its alarms at all.
+	alarmsFiringAtStart []string
 	// arn and revisionArn name the service deployment and the revision it
 	// deploys (a rollback deploys the revision it returns to).
 	arn, revisionArn string
@@ -260,9 +263,9 @@ func (s *Sim) startDeployment(svc *ecsService, td *taskDef, nc *types.NetworkCon
 	}
 	svc.deployments = append([]*deployment{d}, svc.deployments...)
 	svc.steady = false
+	d.alarmsFiringAtStart = s.firingDeploymentAlarms(svc)
 	s.emitDeployment(svc, d, "INFO", "SERVICE_DEPLOYMENT_IN_PROGRESS", d.reason)
 	s.serviceKick(svc, 0)
-	s.checkDeploymentAlarms(svc)
 	return d
 }
 
