@@ -26,6 +26,6 @@ func main() {
 		log.Fatal(err)
 	}
 	led := ledger.New(dynamodb.NewFromConfig(env.AWS), cfg.TableName)
-	h := &step.Handler[service.Clients]{Layer: service.Step, Clients: service.NewClients(awsclient.WithConsistencyRetries(env.AWS), led), Stack: env.StackName, Log: env.Log}
+	h := &step.Handler[service.Clients]{Layer: service.Step(), Clients: service.NewClients(awsclient.WithConsistencyRetries(env.AWS), led), Stack: env.StackName, Log: env.Log}
 	lambda.Start(h.Handle)
 }

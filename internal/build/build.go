@@ -101,5 +101,5 @@ var Layers = []Layer{
 	bind(security.Step, func(c Clients) security.Clients { return c.Security }),
 	bind(compute.Step, func(c Clients) compute.Clients { return c.Compute }),
 	bind(ingress.Step, func(c Clients) ingress.Clients { return c.Ingress }),
-	bind(service.Step, func(c Clients) service.Clients { return c.Service }),
+	bind(service.Step(), func(c Clients) service.Clients { return c.Service }),
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/ecsplane/ecsplane/internal/ledger"
 	"github.com/ecsplane/ecsplane/internal/lifecycle"
 	"github.com/ecsplane/ecsplane/internal/local"
+	"github.com/ecsplane/ecsplane/internal/rollout"
 	"github.com/ecsplane/ecsplane/internal/service"
 )
 
@@ -79,6 +80,32 @@ func functionStatements(t *testing.T) map[string][]statement {
 			out[fn] = append(out[fn], sts...)
 		}
 	}
+	// A statement that refers to a state machine which refers to the
+	// function stands apart, in a policy attached to the function's role.
+	for _, id := range tmpl.ResourcesOfType("AWS::IAM::Policy") {
+		var roles []string
+		var doc struct {
+			Statement []any `yaml:"Statement"`
+		}
+		if err := tmpl.Property(id, "Roles", &roles); err != nil {
+			t.Fatal(err)
+		}
+		if err := tmpl.Property(id, "PolicyDocument", &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, role := range roles {
+			fn, ok := strings.CutSuffix(role, "Role")
+			if _, declared := out[fn]; !ok || !declared {
+				t.Errorf("policy %s is attached to %s, which is no function's role", id, role)
+				continue
+			}
+			var sts []statement
+			if _, err := yamlRoundTrip(doc.Statement, &sts); err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+			out[fn] = append(out[fn], sts...)
+		}
+	}
 	return out
 }
 
@@ -89,8 +116,8 @@ func functionStatements(t *testing.T) map[string][]statement {
 // service, and a plan that only reads.
 func TestFunctionPoliciesAreLeastPrivilege(t *testing.T) {
 	byFunction := functionStatements(t)
-	if len(byFunction) != len(build.Layers)+3 {
-		t.Fatalf("policies of %d functions, want the plan, the record, the lifecycle and one per layer", len(byFunction))
+	if len(byFunction) != len(build.Layers)+6 {
+		t.Fatalf("policies of %d functions, want the plan, the record, the lifecycle, one per layer and the rollout's three", len(byFunction))
 	}
 	passRole := map[string][]string{}
 	for fn, sts := range byFunction {
@@ -125,9 +152,10 @@ func TestFunctionPoliciesAreLeastPrivilege(t *testing.T) {
 			}
 		}
 	}
-	want := map[string][]string{"ComputeFunction": {"ec2.amazonaws.com"}, "ServiceFunction": {"ecs-tasks.amazonaws.com"}}
-	if len(passRole) != len(want) || !slices.Equal(passRole["ComputeFunction"], want["ComputeFunction"]) || !slices.Equal(passRole["ServiceFunction"], want["ServiceFunction"]) {
-		t.Errorf("PassRole grants %v, want %v: the instance role to EC2 by the compute function, the task roles to ECS tasks by the service function", passRole, want)
+	want := map[string][]string{"ComputeFunction": {"ec2.amazonaws.com"}, "ServiceFunction": {"ecs-tasks.amazonaws.com"}, "RolloutFunction": {"ecs-tasks.amazonaws.com"}}
+	if len(passRole) != len(want) || !slices.Equal(passRole["ComputeFunction"], want["ComputeFunction"]) || !slices.Equal(passRole["ServiceFunction"], want["ServiceFunction"]) ||
+		!slices.Equal(passRole["RolloutFunction"], want["RolloutFunction"]) {
+		t.Errorf("PassRole grants %v, want %v: the instance role to EC2 by the compute function, the task roles to ECS tasks by the functions that register revisions", passRole, want)
 	}
 }
 
@@ -148,7 +176,7 @@ func yamlRoundTrip(v any, out *[]statement) (int, error) {
 var sdkPrefix = map[string]string{
 	"ec2": "ec2", "ssm": "ssm", "autoscaling": "autoscaling", "ecs": "ecs", "elasticloadbalancingv2": "elasticloadbalancing",
 	"cloudwatch": "cloudwatch", "applicationautoscaling": "application-autoscaling", "dynamodb": "dynamodb",
-	"cloudwatchlogs": "logs", "iam": "iam", "ecr": "ecr",
+	"cloudwatchlogs": "logs", "iam": "iam", "ecr": "ecr", "sfn": "states",
 }
 
 // implied are actions IAM checks without the function calling them by
@@ -261,6 +289,7 @@ func TestFunctionsLinkOnlyTheClientsTheyCall(t *testing.T) {
 var configs = map[string]any{
 	"build.Config": build.Config{}, "ingress.Config": ingress.Config{}, "service.Config": service.Config{}, "ledger.Config": ledger.Config{},
 	"lifecycle.Config": lifecycle.Config{},
+	"rollout.Config":   rollout.Config{}, "rollout.ResumeConfig": rollout.ResumeConfig{}, "rollout.CleanupConfig": rollout.CleanupConfig{},
 }
 
 // TestFunctionsDeclareTheEnvironmentTheyRead reads, for every function,

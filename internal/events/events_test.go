@@ -43,6 +43,8 @@ var fixtures = map[string]parser{
 	"states-execution-status-change-failed.json":            parse(events.ParseExecutionStatusChange),
 	"states-execution-status-change-succeeded.json":         parse(events.ParseExecutionStatusChange),
 	"states-execution-status-change-aborted.json":           parse(events.ParseExecutionStatusChange),
+	"rollout-resume-ecs-completed.json":                     parse(events.ParseDeploymentStateChange),
+	"rollout-resume-bake-alarm.json":                        parse(events.ParseAlarmStateChange),
 }
 
 func readFixture(t testing.TB, name string) []byte {

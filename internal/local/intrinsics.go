@@ -23,9 +23,10 @@ type Pseudo struct {
 type noValue struct{}
 
 // Resolver evaluates the intrinsic functions of a template's nodes for the
-// local environment: Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Select,
-// Fn::If with the conditions it names (Fn::Equals, Fn::Not, Fn::And,
-// Fn::Or, Condition), in their short (!Ref) and long ({"Ref": …}) forms.
+// local environment: Ref (of a CommaDelimitedList parameter, its list),
+// Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Select, Fn::If with the conditions it
+// names (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition), in their short
+// (!Ref) and long ({"Ref": …}) forms.
 // References to resources resolve to the names and ARNs the resources have
 // locally (Names). Anything else is an error that names it, never a guess.
 //
@@ -328,14 +329,23 @@ func (r *Resolver) ref(name string, line int) (any, error) {
 		return noValue{}, nil
 	}
 	if p := child(child(r.tmpl.root, "Parameters"), name); p != nil {
-		if v, ok := r.params[name]; ok {
-			return v, nil
+		v, ok := r.params[name]
+		if !ok {
+			d := child(p, "Default")
+			if d == nil {
+				return nil, fmt.Errorf("line %d: parameter %s has no default and no local value", line, name)
+			}
+			v = d.Value
 		}
-		d := child(p, "Default")
-		if d == nil {
-			return nil, fmt.Errorf("line %d: parameter %s has no default and no local value", line, name)
+		// Ref of a CommaDelimitedList parameter is the list of its values.
+		if typ := child(p, "Type"); typ != nil && typ.Value == "CommaDelimitedList" {
+			list := []any{}
+			for _, item := range strings.Split(v, ",") {
+				list = append(list, item)
+			}
+			return list, nil
 		}
-		return d.Value, nil
+		return v, nil
 	}
 	if r.names == nil {
 		return nil, fmt.Errorf("line %d: !Ref %s: no local resource names", line, name)

@@ -14,6 +14,8 @@ const intrinsicsTemplate = `
 Parameters:
   ServiceName: {Type: String, Default: web}
   Environment: {Type: String, Default: dev}
+  Alarms: {Type: CommaDelimitedList, Default: "a,b"}
+  NoAlarms: {Type: CommaDelimitedList, Default: ""}
 Conditions:
   IsProd: !Equals [!Ref Environment, prod]
   NotProd: !Not [!Condition IsProd]
@@ -53,6 +55,9 @@ Resources:
       novalue: !If [IsProd, x, !Ref AWS::NoValue]
       number: 15
       list: [1, !Ref Environment]
+      comma_list: !Ref Alarms
+      comma_join: !Join ["+", !Ref Alarms]
+      comma_empty: !Join ["", !Ref NoAlarms]
 `
 
 func TestResolver(t *testing.T) {
@@ -93,6 +98,9 @@ func TestResolver(t *testing.T) {
 		"cond":         "yes",
 		"number":       15,
 		"list":         []any{1, "dev"},
+		"comma_list":   []any{"a", "b"},
+		"comma_join":   "a+b",
+		"comma_empty":  "",
 	}
 	if !reflect.DeepEqual(props, want) {
 		for k := range want {

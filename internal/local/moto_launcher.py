@@ -13,6 +13,10 @@ backend evaluates a condition and applies the write in separate steps, so two
 racing conditional writes can both succeed. DynamoDB makes each conditional
 write atomic; holding one lock around every DynamoDB request gives moto the
 same guarantee, which the ledger's lock and idempotency keys rely on.
+
+moto's SendTaskFailure handler passes the error on and drops the cause, so
+a Catch clause's result has no Cause where AWS gives the one sent. The
+handler below passes both, as its backend already accepts.
 """
 
 import copy
@@ -20,8 +24,10 @@ import sys
 import threading
 
 from moto.server import main
+from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb.responses import DynamoHandler
 from moto.stepfunctions.models import StateMachine
+from moto.stepfunctions.responses import StepFunctionResponse
 
 _SHARED = ("backend", "executions")
 
@@ -46,6 +52,18 @@ def _serialised_call_action(self):
 
 
 DynamoHandler.call_action = _serialised_call_action
+
+
+def _send_task_failure(self) -> ActionResult:
+    self.stepfunction_backend.send_task_failure(
+        self._get_param("taskToken"),
+        error=self._get_param("error"),
+        cause=self._get_param("cause"),
+    )
+    return EmptyResult()
+
+
+StepFunctionResponse.send_task_failure = _send_task_failure
 
 if __name__ == "__main__":
     main(sys.argv[1:])

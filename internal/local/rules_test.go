@@ -38,8 +38,61 @@ type ruleSamples struct {
 }
 
 // templateRuleSamples has an entry for every rule of template.yaml. A rule
-// without one fails TestTemplateRulePatterns.
-var templateRuleSamples = map[string]ruleSamples{}
+// without one fails TestTemplateRulePatterns. The rules are created for a
+// stack called "patterns" with the template's default parameters: the
+// repository "web", the tag prefix "v", the service's deployment alarms as
+// the bake's.
+var templateRuleSamples = map[string]ruleSamples{
+	"RolloutStateMachineOnPush": {
+		Match: []sample{
+			{File: "ecr-image-action-push.json", Set: map[string]any{"detail.repository-name": "web", "detail.image-tag": "v1.2.0"}},
+			{File: "ecr-image-action-push.json", Set: map[string]any{"detail.repository-name": "web", "detail.image-tag": "v2"}},
+		},
+		Miss: []sample{
+			{Why: "another repository", File: "ecr-image-action-push.json", Set: map[string]any{"detail.repository-name": "api", "detail.image-tag": "v1.2.0"}},
+			{Why: "a delete", File: "ecr-image-action-push.json", Set: map[string]any{"detail.repository-name": "web", "detail.image-tag": "v1.2.0", "detail.action-type": "DELETE"}},
+			{Why: "a failed push", File: "ecr-image-action-push.json", Set: map[string]any{"detail.repository-name": "web", "detail.image-tag": "v1.2.0", "detail.result": "FAILURE"}},
+			{Why: "a filtered tag: latest", File: "ecr-image-action-push.json", Set: map[string]any{"detail.repository-name": "web", "detail.image-tag": "latest"}},
+			{Why: "a filtered tag: without the prefix", File: "ecr-image-action-push.json", Set: map[string]any{"detail.repository-name": "web", "detail.image-tag": "1.2.0"}},
+			{Why: "a push by digest alone", File: "ecr-image-action-push.json", Set: map[string]any{"detail.repository-name": "web", "detail.image-tag": nil}},
+			{Why: "another detail-type", File: "ecr-image-action-push.json", Set: map[string]any{"detail.repository-name": "web", "detail.image-tag": "v1.2.0", "detail-type": "ECR Image Scan"}},
+		},
+	},
+	"RolloutResumeFunctionOnEcsVerdict": {
+		Match: []sample{
+			{File: "ecs-deployment-state-change-completed.json", Set: map[string]any{"resources": []any{"arn:aws:ecs:${AWS::Region}:${AWS::AccountId}:service/patterns/patterns"}}},
+			{File: "ecs-deployment-state-change-failed.json", Set: map[string]any{"resources": []any{"arn:aws:ecs:${AWS::Region}:${AWS::AccountId}:service/patterns/patterns"}}},
+		},
+		Miss: []sample{
+			{Why: "an IN_PROGRESS deployment event", File: "ecs-deployment-state-change-in-progress.json", Set: map[string]any{"resources": []any{"arn:aws:ecs:${AWS::Region}:${AWS::AccountId}:service/patterns/patterns"}}},
+			{Why: "a rollback starting", File: "ecs-deployment-state-change-rollback-in-progress.json", Set: map[string]any{"resources": []any{"arn:aws:ecs:${AWS::Region}:${AWS::AccountId}:service/patterns/patterns"}}},
+			{Why: "another service's deployment", File: "ecs-deployment-state-change-completed.json", Set: map[string]any{"resources": []any{"arn:aws:ecs:${AWS::Region}:${AWS::AccountId}:service/patterns/other"}}},
+			{Why: "another cluster's service", File: "ecs-deployment-state-change-completed.json"},
+		},
+	},
+	"RolloutResumeFunctionOnBakeAlarm": {
+		Match: []sample{
+			{File: "cloudwatch-alarm-state-change-alarm.json", Set: map[string]any{"detail.alarmName": "patterns-target-5xx"}},
+			{File: "cloudwatch-alarm-state-change-alarm.json", Set: map[string]any{"detail.alarmName": "patterns-elb-5xx"}},
+		},
+		Miss: []sample{
+			{Why: "back to OK", File: "cloudwatch-alarm-state-change-ok.json", Set: map[string]any{"detail.alarmName": "patterns-target-5xx"}},
+			{Why: "an alarm outside the bake's set", File: "cloudwatch-alarm-state-change-alarm.json", Set: map[string]any{"detail.alarmName": "patterns-cpu-high"}},
+			{Why: "another stack's alarm", File: "cloudwatch-alarm-state-change-alarm.json", Set: map[string]any{"detail.alarmName": "other-target-5xx"}},
+		},
+	},
+	"RolloutCleanupFunctionOnRolloutStopped": {
+		Match: []sample{
+			{File: "states-execution-status-change-aborted.json", Set: map[string]any{"detail.stateMachineArn": "${RolloutStateMachine}"}},
+			{File: "states-execution-status-change-failed.json", Set: map[string]any{"detail.stateMachineArn": "${RolloutStateMachine}"}},
+			{File: "states-execution-status-change-failed.json", Set: map[string]any{"detail.stateMachineArn": "${RolloutStateMachine}", "detail.status": "TIMED_OUT"}},
+		},
+		Miss: []sample{
+			{Why: "a rollout that succeeded", File: "states-execution-status-change-succeeded.json", Set: map[string]any{"detail.stateMachineArn": "${RolloutStateMachine}"}},
+			{Why: "another state machine's status change", File: "states-execution-status-change-aborted.json", Set: map[string]any{"detail.stateMachineArn": "${BuildStateMachine}"}},
+		},
+	},
+}
 
 // testdataRuleSamples covers the rules of the dispatcher's test template.
 var testdataRuleSamples = map[string]ruleSamples{
@@ -146,7 +199,7 @@ func rulePatternProblems(t *testing.T, templatePath string, table map[string]rul
 		}
 		url := queues[local.RouteKey(r.LogicalID, r.Targets[0].ID)]
 		check := func(sm sample, want bool) {
-			ev := sampleEvent(t, names, sm)
+			ev := sampleEvent(t, names, pseudo, sm)
 			if _, err := bus.Put(ctx, ev); err != nil {
 				t.Fatal(err)
 			}
@@ -191,7 +244,10 @@ func rulePatternProblems(t *testing.T, templatePath string, table map[string]rul
 
 var arnRef = regexp.MustCompile(`^\$\{([A-Za-z0-9]+)\}$`)
 
-func sampleEvent(t *testing.T, names *local.Names, sm sample) events.Envelope {
+// sampleEvent reads a sample's file and sets its fields. ${AWS::AccountId},
+// ${AWS::Region} and ${AWS::StackName} in a string value are the
+// environment's pseudo parameters; a nil value removes the field.
+func sampleEvent(t *testing.T, names *local.Names, pseudo local.Pseudo, sm sample) events.Envelope {
 	t.Helper()
 	raw, err := os.ReadFile("../../events/" + sm.File)
 	if err != nil {
@@ -201,18 +257,39 @@ func sampleEvent(t *testing.T, names *local.Names, sm sample) events.Envelope {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
 	}
-	for path, v := range sm.Set {
-		if s, ok := v.(string); ok {
-			if ref := arnRef.FindStringSubmatch(s); ref != nil {
-				if v, err = names.ARN(ref[1]); err != nil {
-					t.Fatal(err)
-				}
+	pseudoVars := strings.NewReplacer("${AWS::AccountId}", pseudo.AccountID, "${AWS::Region}", pseudo.Region, "${AWS::StackName}", pseudo.StackName)
+	resolve := func(v any) any {
+		s, ok := v.(string)
+		if !ok {
+			return v
+		}
+		if ref := arnRef.FindStringSubmatch(s); ref != nil {
+			arn, err := names.ARN(ref[1])
+			if err != nil {
+				t.Fatal(err)
 			}
+			return arn
+		}
+		return pseudoVars.Replace(s)
+	}
+	for path, v := range sm.Set {
+		if list, ok := v.([]any); ok {
+			resolved := make([]any, len(list))
+			for i, x := range list {
+				resolved[i] = resolve(x)
+			}
+			v = resolved
+		} else {
+			v = resolve(v)
 		}
 		keys := strings.Split(path, ".")
 		at := m
 		for _, k := range keys[:len(keys)-1] {
 			at = at[k].(map[string]any)
+		}
+		if v == nil {
+			delete(at, keys[len(keys)-1])
+			continue
 		}
 		at[keys[len(keys)-1]] = v
 	}

@@ -19,7 +19,7 @@ import (
 
 // DescribeAPI reads the service and its revisions.
 type DescribeAPI interface {
-	DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
+	ServicesAPI
 	DescribeTaskDefinition(ctx context.Context, in *ecs.DescribeTaskDefinitionInput, optFns ...func(*ecs.Options)) (*ecs.DescribeTaskDefinitionOutput, error)
 }
 
@@ -45,10 +45,14 @@ type Running struct {
 // there is nothing to roll out to until a build creates it.
 var ErrNoService = errors.New("the service does not exist; a build creates it")
 
-// FindRunning reads the service and the revision it runs. The app image's
-// digest is the revision's digest tag, or the digest its image is pinned
-// to.
-func FindRunning(ctx context.Context, api DescribeAPI, cluster, name string) (*Running, error) {
+// ServicesAPI reads services.
+type ServicesAPI interface {
+	DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
+}
+
+// DescribeService reads the service; ErrNoService when it does not exist
+// or is INACTIVE.
+func DescribeService(ctx context.Context, api ServicesAPI, cluster, name string) (*ecstypes.Service, error) {
 	out, err := api.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{name}})
 	if err != nil {
 		if awsNotFound(err) {
@@ -56,14 +60,21 @@ func FindRunning(ctx context.Context, api DescribeAPI, cluster, name string) (*R
 		}
 		return nil, fmt.Errorf("describing service %s: %w", name, err)
 	}
-	var svc *ecstypes.Service
 	for i, s := range out.Services {
 		if st := aws.ToString(s.Status); st == "ACTIVE" || st == "DRAINING" {
-			svc = &out.Services[i]
+			return &out.Services[i], nil
 		}
 	}
-	if svc == nil {
-		return nil, fmt.Errorf("service %s in cluster %s: %w", name, cluster, ErrNoService)
+	return nil, fmt.Errorf("service %s in cluster %s: %w", name, cluster, ErrNoService)
+}
+
+// FindRunning reads the service and the revision it runs. The app image's
+// digest is the revision's digest tag, or the digest its image is pinned
+// to.
+func FindRunning(ctx context.Context, api DescribeAPI, cluster, name string) (*Running, error) {
+	svc, err := DescribeService(ctx, api, cluster, name)
+	if err != nil {
+		return nil, err
 	}
 	r := &Running{Service: svc, TaskDef: aws.ToString(svc.TaskDefinition)}
 	if dc := svc.DeploymentConfiguration; dc != nil && dc.Alarms != nil && dc.Alarms.Enable {

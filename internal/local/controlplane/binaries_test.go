@@ -58,6 +58,17 @@ var binarySteps = []binaryStep{
 	// Another function's event is refused, typed, before any AWS call.
 	{Function: "RecordFunction", Event: "step-network-reconcile.json", Error: "InvalidInputError"},
 	{Function: "NetworkFunction", Event: "record-build-succeeded.json", Error: "InvalidInputError"},
+	// The rollout's functions, with moto's empty ECS: a push is accepted
+	// and recorded, and ends FAILED since no build made the service.
+	{Function: "RolloutFunction", Event: "rollout-prepare-push.json", Check: wantFields(map[string]any{"next": "finish", "decided": "FAILED", "decidedStep": "prepare"})},
+	{Function: "RolloutFunction", Event: "rollout-prepare-other-repository.json", Error: "InvalidInputError"},
+	{Function: "RolloutFunction", Event: "plan.json", Error: "InvalidInputError"},
+	{Function: "RolloutResumeFunction", Event: "rollout-resume-ecs-completed.json", Check: wantFields(map[string]any{"resumed": false, "reason": "no rollout step waits for ECS deployment ecs-svc/7214581929836159401"})},
+	{Function: "RolloutResumeFunction", Event: "rollout-resume-bake-alarm.json", Check: wantFields(map[string]any{"resumed": false, "reason": "no rollout of web-dev is baking"})},
+	{Function: "RolloutResumeFunction", Event: "ecs-deployment-state-change-completed.json", Check: wantFields(map[string]any{"resumed": false})},
+	{Function: "RolloutResumeFunction", Event: "record-build-succeeded.json", Error: "InvalidInputError"},
+	{Function: "RolloutCleanupFunction", Event: "states-execution-status-change-aborted.json", Check: wantFields(map[string]any{"ended": false})},
+	{Function: "RolloutCleanupFunction", Event: "ecr-image-action-push.json", Error: "InvalidInputError"},
 }
 
 // wantFields checks that the answer has these top-level values.

@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ecsplane/ecsplane/internal/awsclient"
@@ -22,6 +24,7 @@ import (
 	"github.com/ecsplane/ecsplane/internal/lifecycle"
 	"github.com/ecsplane/ecsplane/internal/local"
 	"github.com/ecsplane/ecsplane/internal/network"
+	"github.com/ecsplane/ecsplane/internal/rollout"
 	"github.com/ecsplane/ecsplane/internal/security"
 	"github.com/ecsplane/ecsplane/internal/service"
 	"github.com/ecsplane/ecsplane/internal/step"
@@ -33,7 +36,9 @@ import (
 // public AMI parameters, Auto Scaling, ECS, ELB, CloudWatch, Application
 // Auto Scaling, ECR). The local environment puts the simulator over moto
 // (sim.ConfigOver), so that a layer's or the plan's IAM, DynamoDB and
-// CloudWatch Logs calls on Sim reach moto.
+// CloudWatch Logs calls on Sim reach moto. The rollout's functions send
+// their task results to moto's Step Functions, which runs the state
+// machines.
 type Clients struct {
 	Moto, Sim aws.Config
 	// Clock is the time on AWS's side, the simulator's, which lifecycle
@@ -138,12 +143,51 @@ var registry = map[string]handlerFor{
 		}
 		return h.Handle, nil
 	},
-	"ServiceFunction": layer(service.Step, func(e *funcEnv) (service.Clients, error) {
+	"ServiceFunction": layer(service.Step(), func(e *funcEnv) (service.Clients, error) {
 		var cfg service.Config
 		err := e.load(&cfg)
 		led := ledger.New(dynamodb.NewFromConfig(e.clients.Moto), cfg.TableName)
 		return service.NewClients(awsclient.WithConsistencyRetries(e.clients.Sim), led), err
 	}),
+	"RolloutFunction": func(e *funcEnv) (any, error) {
+		var cfg rollout.Config
+		if err := e.load(&cfg); err != nil {
+			return nil, err
+		}
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+		h := &rollout.Handler{
+			Clients: rollout.Clients{
+				ECS: ecs.NewFromConfig(e.clients.Sim), CloudWatch: service.NewCloudWatch(e.clients.Sim), SFN: sfn.NewFromConfig(e.clients.Moto),
+				Ledger: ledger.New(dynamodb.NewFromConfig(e.clients.Moto), cfg.TableName),
+			},
+			Config: cfg, Stack: e.StackName, Region: e.clients.Sim.Region, Log: e.log,
+		}
+		return h.Handle, nil
+	},
+	"RolloutResumeFunction": func(e *funcEnv) (any, error) {
+		var cfg rollout.ResumeConfig
+		if err := e.load(&cfg); err != nil {
+			return nil, err
+		}
+		h := &rollout.Resume{
+			Ledger: ledger.New(dynamodb.NewFromConfig(e.clients.Moto), cfg.TableName), SFN: sfn.NewFromConfig(e.clients.Moto),
+			Stack: e.StackName, BakeAlarms: cfg.BakeAlarms, Log: e.log,
+		}
+		return h.Handle, nil
+	},
+	"RolloutCleanupFunction": func(e *funcEnv) (any, error) {
+		var cfg rollout.CleanupConfig
+		if err := e.load(&cfg); err != nil {
+			return nil, err
+		}
+		h := &rollout.Cleanup{
+			Ledger: ledger.New(dynamodb.NewFromConfig(e.clients.Moto), cfg.TableName), ECS: ecs.NewFromConfig(e.clients.Sim),
+			Stack: e.StackName, StateMachineARN: cfg.StateMachineARN, Log: e.log,
+		}
+		return h.Handle, nil
+	},
 }
 
 // Registered lists the logical IDs the registry has handlers for, sorted.

@@ -54,11 +54,11 @@ func TestTemplateIsCreatedLocally(t *testing.T) {
 // reads, stop the local environment with their names.
 func TestRegistryRefusesWhatItCannotRun(t *testing.T) {
 	_, err := controlplane.Handlers([]local.Function{
-		{LogicalID: "RolloutFunction", Environment: map[string]string{"STACK_NAME": "web"}},
+		{LogicalID: "UndeclaredFunction", Environment: map[string]string{"STACK_NAME": "web"}},
 		{LogicalID: "RecordFunction", Environment: map[string]string{"STACK_NAME": "web"}},
 		{LogicalID: "NetworkFunction", Environment: map[string]string{}},
 	}, controlplane.Clients{}, nil, nil)
-	for _, want := range []string{"function RolloutFunction has no local handler", "function RecordFunction: ", "TABLE_NAME", "function NetworkFunction: ", "STACK_NAME"} {
+	for _, want := range []string{"function UndeclaredFunction has no local handler", "function RecordFunction: ", "TABLE_NAME", "function NetworkFunction: ", "STACK_NAME"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v, want it to contain %q", err, want)
 		}
