@@ -20,9 +20,10 @@ type Calls struct {
 func NewCalls() *Calls { return &Calls{counts: map[string]int{}} }
 
 // IsRead reports whether an operation only reads, by AWS's naming
-// convention.
+// convention: Describe, List and Get, and DynamoDB's Query, Scan and
+// BatchGetItem.
 func IsRead(operation string) bool {
-	for _, p := range []string{"Describe", "List", "Get"} {
+	for _, p := range []string{"Describe", "List", "Get", "Query", "Scan", "BatchGet"} {
 		if strings.HasPrefix(operation, p) {
 			return true
 		}

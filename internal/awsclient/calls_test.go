@@ -71,7 +71,10 @@ func TestRetryEventualConsistencyRetriesMutationsOnly(t *testing.T) {
 }
 
 func TestIsRead(t *testing.T) {
-	for op, read := range map[string]bool{"DescribeVpcs": true, "ListTasks": true, "GetParameter": true, "CreateVpc": false, "PutMetricAlarm": false} {
+	for op, read := range map[string]bool{
+		"DescribeVpcs": true, "ListTasks": true, "GetParameter": true, "Query": true, "Scan": true, "BatchGetItem": true,
+		"CreateVpc": false, "PutMetricAlarm": false, "PutItem": false, "DeleteItem": false,
+	} {
 		if IsRead(op) != read {
 			t.Errorf("IsRead(%s) = %t", op, !read)
 		}

@@ -17,6 +17,14 @@ same guarantee, which the ledger's lock and idempotency keys rely on.
 moto's SendTaskFailure handler passes the error on and drops the cause, so
 a Catch clause's result has no Cause where AWS gives the one sent. The
 handler below passes both, as its backend already accepts.
+
+StopExecution stops an execution at once on AWS, whatever its state waits
+for, and the execution ends ABORTED. moto's engine marks the program
+stopped but lets a task waiting for its task token wait on until the token
+comes or the task times out, and the error that ends the wait then replaces
+the stop and fails the execution. The stop below also wakes the
+execution's waiting tasks, and a stopped program keeps its stop, so it
+ends ABORTED at once.
 """
 
 import copy
@@ -27,6 +35,8 @@ from moto.server import main
 from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb.responses import DynamoHandler
 from moto.stepfunctions.models import StateMachine
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.responses import StepFunctionResponse
 
 _SHARED = ("backend", "executions")
@@ -64,6 +74,30 @@ def _send_task_failure(self) -> ActionResult:
 
 
 StepFunctionResponse.send_task_failure = _send_task_failure
+
+_set_stop = Environment.set_stop
+
+
+def _set_stop_waking_waits(self, stop_date, cause, error):
+    _set_stop(self, stop_date=stop_date, cause=cause, error=error)
+    for endpoint in list(self.callback_pool_manager._pool.values()):
+        endpoint.interrupt_all()
+
+
+Environment.set_stop = _set_stop_waking_waits
+
+
+def _unless_stopped(end):
+    def keep_stop(self, *args, **kwargs):
+        if isinstance(self._program_state, ProgramStopped):
+            return
+        end(self, *args, **kwargs)
+
+    return keep_stop
+
+
+Environment.set_error = _unless_stopped(Environment.set_error)
+Environment.set_timed_out = _unless_stopped(Environment.set_timed_out)
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -129,8 +129,8 @@ func failedStep(st *State, rec *ledger.Deployment) string {
 func (h *Handler) evidence(ctx context.Context, st *State, es ExecutionState, rec *ledger.Deployment) (service.Evidence, []ledger.Phase, error) {
 	e := service.Evidence{Bakes: rec.Bakes(), Decided: st.Decided, DecidedReason: st.DecidedReason, DecidedStep: st.DecidedStep}
 	var phases []ledger.Phase
-	if es.Failure != nil {
-		e.Failure, e.Step = es.Failure.Message(), failedStep(st, rec)
+	if step, f := es.failure(); f != nil {
+		e.Failure, e.Step = f.Message(), step
 	}
 	var err error
 	if e.ECS, err = service.ServiceDeploymentOutcome(ctx, h.Clients.ECS, rec.ServiceDeploymentARN); err != nil {

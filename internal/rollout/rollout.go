@@ -203,16 +203,16 @@ type TaskState struct {
 // a test checks.
 var Machine = []TaskState{
 	{Name: "Prepare", Step: StepPrepare, ResultPath: "$.rollout", Next: "Prepared", Catch: []Catch{
-		{[]string{"InvalidInputError"}, "$.rejected", "Ignored"},
-		{[]string{"States.ALL"}, "$.failure", "Finish"},
+		{[]string{"InvalidInputError"}, "$", "Ignored"},
+		{[]string{"States.ALL"}, "$.prepareFailure", "Finish"},
 	}},
 	{Name: "Deploy", Step: StepDeploy, Token: true, Timeout: "$.rollout.ecsWaitSeconds", ResultPath: "$.ecs", Next: "Bake", Catch: []Catch{
 		{[]string{ErrECSFailed}, "$.ecs", "WatchEcsRollback"},
 		{[]string{ErrTimeout}, "$.ecsTimeout", "PollEcs"},
-		{[]string{"States.ALL"}, "$.failure", "Rollback"},
+		{[]string{"States.ALL"}, "$.deployFailure", "Rollback"},
 	}},
 	{Name: "PollEcs", Step: StepPoll, ResultPath: "$.ecsPoll", Next: "EcsPolled", Catch: []Catch{
-		{[]string{"States.ALL"}, "$.failure", "Rollback"},
+		{[]string{"States.ALL"}, "$.deployFailure", "Rollback"},
 	}},
 	{Name: "WatchEcsRollback", Step: StepWatchECSRollback, Token: true, Timeout: "$.rollout.ecsWaitSeconds", ResultPath: "$.ecsRollback", Next: "Finish", Catch: []Catch{
 		{[]string{"States.ALL"}, "$.ecsRollback", "Finish"},
@@ -220,9 +220,13 @@ var Machine = []TaskState{
 	{Name: "Bake", Step: StepBake, Token: true, Timeout: "$.rollout.bakeSeconds", ResultPath: "$.bake", Next: "Finish", Catch: []Catch{
 		{[]string{ErrTimeout}, "$.bake", "Finish"},
 		{[]string{ErrBakeAlarm}, "$.bake", "Rollback"},
-		{[]string{"States.ALL"}, "$.failure", "Rollback"},
+		{[]string{"States.ALL"}, "$.bakeFailure", "Rollback"},
 	}},
 	{Name: "Rollback", Step: StepRollback, Token: true, Timeout: "$.rollout.ecsWaitSeconds", ResultPath: "$.rollback", Next: "Finish", Catch: []Catch{
+		{[]string{ErrTimeout}, "$.rollbackTimeout", "PollRollback"},
+		{[]string{"States.ALL"}, "$.rollback", "Finish"},
+	}},
+	{Name: "PollRollback", Step: StepPoll, ResultPath: "$.ecsPoll", Next: "RollbackPolled", Catch: []Catch{
 		{[]string{"States.ALL"}, "$.rollback", "Finish"},
 	}},
 	{Name: "Finish", Step: StepFinish, ResultPath: "$.outcome", Next: "Notify", Catch: []Catch{

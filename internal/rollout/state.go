@@ -7,6 +7,7 @@ import (
 
 	"github.com/ecsplane/ecsplane/internal/handlererr"
 	"github.com/ecsplane/ecsplane/internal/ledger"
+	"github.com/ecsplane/ecsplane/internal/service"
 )
 
 // Invocation is what a Task state sends the rollout function.
@@ -123,14 +124,32 @@ type ExecutionState struct {
 	Bake *CaughtError `json:"bake"`
 	// Rollback is how the control plane's rollback ended.
 	Rollback json.RawMessage `json:"rollback"`
-	// Failure is a failed step's error.
-	Failure *CaughtError `json:"failure"`
+	// PrepareFailure, DeployFailure and BakeFailure are the error a step
+	// failed with, by the part of the rollout it failed in; at most one is
+	// set, since a failure leads to the rollback and the verdict.
+	PrepareFailure *CaughtError `json:"prepareFailure"`
+	DeployFailure  *CaughtError `json:"deployFailure"`
+	BakeFailure    *CaughtError `json:"bakeFailure"`
+}
+
+// failure is the error a step failed with, and the part of the rollout it
+// failed in, as service.Decide names it.
+func (es ExecutionState) failure() (string, *CaughtError) {
+	switch {
+	case es.PrepareFailure != nil:
+		return service.StepPrepare, es.PrepareFailure
+	case es.DeployFailure != nil:
+		return service.StepDeploy, es.DeployFailure
+	case es.BakeFailure != nil:
+		return service.StepBake, es.BakeFailure
+	}
+	return "", nil
 }
 
 func parseState(raw json.RawMessage) (ExecutionState, error) {
 	var es ExecutionState
 	if err := json.Unmarshal(raw, &es); err != nil {
-		return es, handlererr.Invalid("the execution's state is not a rollout's: " + err.Error())
+		return es, reject(ReasonMalformed, "the execution's state is not a JSON object: %v", err)
 	}
 	return es, nil
 }

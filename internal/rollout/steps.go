@@ -48,24 +48,22 @@ func (h *Handler) now() time.Time {
 // the wait's result comes from SendTaskSuccess or SendTaskFailure.
 func (h *Handler) Handle(ctx context.Context, in Invocation) (any, error) {
 	es, err := parseState(in.State)
-	if err != nil {
-		return nil, err
-	}
 	var out any
-	switch in.Step {
-	case StepPrepare:
+	switch {
+	case err != nil:
+	case in.Step == StepPrepare:
 		out, err = h.prepare(ctx, in, es)
-	case StepDeploy:
+	case in.Step == StepDeploy:
 		err = h.deploy(ctx, in, es)
-	case StepPoll:
+	case in.Step == StepPoll:
 		out, err = h.poll(ctx, es)
-	case StepWatchECSRollback:
+	case in.Step == StepWatchECSRollback:
 		err = h.watchECSRollback(ctx, in, es)
-	case StepBake:
+	case in.Step == StepBake:
 		err = h.bake(ctx, in, es)
-	case StepRollback:
+	case in.Step == StepRollback:
 		err = h.rollback(ctx, in, es)
-	case StepFinish:
+	case in.Step == StepFinish:
 		out, err = h.finish(ctx, in, es)
 	default:
 		return nil, handlererr.Invalid(fmt.Sprintf("step %q is not one of the rollout's", in.Step))
@@ -402,8 +400,8 @@ func SendECSResult(ctx context.Context, api TaskAPI, token string, r ECSResult) 
 	return sent(err)
 }
 
-// poll reads ECS's verdict after an event wait ran out, up to
-// maxECSPolls rounds.
+// poll reads ECS's verdict on the deployment a wait ran out on, the
+// rollout's or its rollback's, up to maxECSPolls rounds.
 func (h *Handler) poll(ctx context.Context, es ExecutionState) (*ECSResult, error) {
 	st, err := es.rollout()
 	if err != nil {
@@ -417,17 +415,22 @@ func (h *Handler) poll(ctx context.Context, es ExecutionState) (*ECSResult, erro
 	if es.ECSPoll != nil {
 		polls = es.ECSPoll.Polls + 1
 	}
-	o, err := service.ServiceDeploymentOutcome(ctx, h.Clients.ECS, rec.ServiceDeploymentARN)
+	// The deployment waited for: the rollback's once there is one.
+	arn, id := rec.ServiceDeploymentARN, rec.ECSDeploymentID
+	if rec.RollbackServiceDeploymentARN != "" {
+		arn, id = rec.RollbackServiceDeploymentARN, rec.RollbackDeploymentID
+	}
+	o, err := service.ServiceDeploymentOutcome(ctx, h.Clients.ECS, arn)
 	if err != nil {
 		return nil, err
 	}
-	r := &ECSResult{Status: string(o.State), DeploymentID: rec.ECSDeploymentID, Reason: o.Reason, Polls: polls, At: h.now().UTC()}
+	r := &ECSResult{Status: string(o.State), DeploymentID: id, Reason: o.Reason, Polls: polls, At: h.now().UTC()}
 	switch o.State {
 	case service.ECSCompleted:
 		return r, nil
 	case service.ECSInProgress:
 		if polls >= maxECSPolls {
-			return nil, fmt.Errorf("ECS gave no verdict on deployment %s in %d waits of %ds", rec.ECSDeploymentID, polls, h.Config.ECSWaitSeconds)
+			return nil, fmt.Errorf("ECS gave no verdict on deployment %s in %d waits of %ds", id, polls, h.Config.ECSWaitSeconds)
 		}
 		return r, nil
 	}
@@ -558,8 +561,8 @@ func (h *Handler) rollback(ctx context.Context, in Invocation, es ExecutionState
 	}
 	if rec.RollbackDeploymentID == "" {
 		why := "the bake failed"
-		if es.Failure != nil {
-			why = es.Failure.Message()
+		if step, f := es.failure(); f != nil {
+			why = fmt.Sprintf("step %s failed: %s", step, f.Message())
 		} else if es.Bake != nil {
 			why = es.Bake.Cause
 		}

@@ -11,13 +11,15 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
@@ -28,6 +30,7 @@ import (
 	"github.com/ecsplane/ecsplane/internal/ledger"
 	"github.com/ecsplane/ecsplane/internal/local"
 	"github.com/ecsplane/ecsplane/internal/local/controlplane"
+	"github.com/ecsplane/ecsplane/internal/rollout"
 	"github.com/ecsplane/ecsplane/internal/service"
 	"github.com/ecsplane/ecsplane/internal/sim"
 	"github.com/ecsplane/ecsplane/internal/stack"
@@ -53,13 +56,20 @@ type world struct {
 	outputs *stack.Outputs
 	spec    stack.Spec
 	calls   *awsclient.Calls
-	// handlers are the functions' handlers, by logical ID, which a test
-	// may wrap with Script.
-	handlers map[string]any
-	pushes   int
+	// handlers are the functions' handlers, by logical ID; fns the
+	// functions with their environment; motoCfg and simCfg the handlers'
+	// configurations.
+	handlers        map[string]any
+	fns             []local.Function
+	motoCfg, simCfg aws.Config
+	log             *slog.Logger
+	pushes          int
 
 	mu      sync.Mutex
 	samples []map[string]int
+	// breaching makes the clock put a breaching datapoint of Web/Errors at
+	// every step.
+	breaching atomic.Bool
 }
 
 // worldOptions configure a world.
@@ -72,6 +82,9 @@ type worldOptions struct {
 	NoECSEvents bool
 	// Speed is how many simulated seconds pass per wall second.
 	Speed float64
+	// BakeAlarm makes the bake watch an alarm of its own, <stack>-errors
+	// on the custom metric Web/Errors, which breach keeps in ALARM.
+	BakeAlarm bool
 }
 
 var worldSeq struct {
@@ -98,6 +111,9 @@ func newWorld(t *testing.T, opts worldOptions) *world {
 		"ImageRepositoryName": name, "RolloutBakeSeconds": "3", "RolloutPollSeconds": "1",
 		"RolloutEcsWaitSeconds": "60", "RolloutGateTimeoutSeconds": "20",
 	}
+	if opts.BakeAlarm {
+		params["RolloutBakeAlarms"] = name + "-errors"
+	}
 	maps.Copy(params, opts.Params)
 	pseudo := local.Pseudo{AccountID: local.Account, Region: local.Region, StackName: name}
 	fns, err := tmpl.Functions(local.NewNames(tmpl, pseudo, params, name+"-", nil))
@@ -106,10 +122,9 @@ func newWorld(t *testing.T, opts worldOptions) *world {
 	}
 	// calls counts the functions' calls, to the simulator and to moto.
 	calls := awsclient.NewCalls()
-	simCfg := s.Config()
-	simCfg.APIOptions = append(simCfg.APIOptions, calls.Middleware())
 	motoCfg := env.Config.Copy()
 	motoCfg.APIOptions = append(motoCfg.APIOptions, calls.Middleware())
+	simCfg := s.ConfigOver(motoCfg)
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("ROLLOUT_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -124,7 +139,7 @@ func newWorld(t *testing.T, opts worldOptions) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, name: name, sim: s, sf: sf, env: env, app: app, calls: calls, handlers: handlers,
+	w := &world{t: t, name: name, sim: s, sf: sf, env: env, app: app, calls: calls, handlers: handlers, fns: fns, motoCfg: motoCfg, simCfg: simCfg, log: log,
 		ledger: ledger.New(dynamodb.NewFromConfig(env.Config), app.Tables[local.LedgerTableID])}
 	for _, sm := range app.StateMachines {
 		if sm.LogicalID == "RolloutStateMachine" {
@@ -143,18 +158,15 @@ func newWorld(t *testing.T, opts worldOptions) *world {
 	}
 	w.wiring.Pump(in)
 
-	// The repository and the initial image exist before the build, as a
-	// user's would; the initial tag is one the rollout filters out.
-	if _, err := ecr.NewFromConfig(s.Config()).CreateRepository(ctx, &ecr.CreateRepositoryInput{RepositoryName: aws.String(name)}); err != nil {
+	// The roles and the initial images exist before the build, as a
+	// deployment of the template provides them; the initial tag is one the
+	// rollout filters out. The build's calls are not the rollout's.
+	buildCfg := s.ConfigOver(env.Config)
+	stackCfg := controlplane.StackConfig(local.Account, local.Region, name)
+	if w.spec, err = build.Resolve(json.RawMessage(`{}`), name, stackCfg); err != nil {
 		t.Fatal(err)
 	}
-	// The build's calls are not the rollout's.
-	buildCfg := s.Config()
-	w.spec, err = build.Resolve(json.RawMessage(`{}`), name, controlplane.StackConfig(local.Account, local.Region, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.PushImage(name, w.spec.Service.ImageTag); err != nil {
+	if err := controlplane.CreatePrerequisites(ctx, buildCfg, filepath.Join(root, "template.yaml"), stackCfg, w.spec.Service.ImageTag); err != nil {
 		t.Fatal(err)
 	}
 	asg := autoscaling.NewFromConfig(buildCfg)
@@ -171,6 +183,16 @@ func newWorld(t *testing.T, opts worldOptions) *world {
 		})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if opts.BakeAlarm {
+		if _, err := service.NewCloudWatch(s.Config()).PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{
+			AlarmName: aws.String(name + "-errors"), Namespace: aws.String("Web"), MetricName: aws.String("Errors"),
+			Dimensions: []cwtypes.Dimension{{Name: aws.String("Service"), Value: aws.String(name)}}, Statistic: cwtypes.StatisticSum,
+			Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(5), TreatMissingData: aws.String("notBreaching"),
+			ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold,
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	w.runClock(opts.Speed)
 	// The service's creation ends with ECS's verdict, which reaches the
@@ -223,9 +245,34 @@ func (w *world) runClock(speed float64) {
 			case <-t.C:
 				w.sim.Advance(time.Duration(float64(tick) * speed))
 				w.sample(ctx)
+				if w.breaching.Load() {
+					w.putErrors(ctx, 50)
+				}
 			}
 		}
 	}()
+}
+
+// putErrors puts a datapoint of the bake alarm's metric.
+func (w *world) putErrors(ctx context.Context, v float64) {
+	_, _ = service.NewCloudWatch(w.sim.Config()).PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String("Web"), MetricData: []cwtypes.MetricDatum{{
+		MetricName: aws.String("Errors"), Value: aws.Float64(v), Dimensions: []cwtypes.Dimension{{Name: aws.String("Service"), Value: aws.String(w.name)}},
+	}}})
+}
+
+// breach keeps the bake alarm's metric breaching, or stops, and waits for
+// the alarm to reach the state that follows.
+func (w *world) breach(on bool) {
+	w.t.Helper()
+	w.breaching.Store(on)
+	want := cwtypes.StateValueOk
+	if on {
+		want = cwtypes.StateValueAlarm
+	}
+	w.waitFor("alarm "+w.name+"-errors in "+string(want), func() bool {
+		out, err := service.NewCloudWatch(w.sim.Config()).DescribeAlarms(context.Background(), &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{w.name + "-errors"}})
+		return err == nil && len(out.MetricAlarms) == 1 && out.MetricAlarms[0].StateValue == want
+	})
 }
 
 // sample records the healthy targets per zone now.
@@ -295,6 +342,21 @@ func (w *world) started() string {
 	}
 	w.pushes++
 	return o.Execution
+}
+
+// logger is the functions' logger: discarded unless ROLLOUT_TEST_LOG is
+// set.
+func (w *world) logger() *slog.Logger { return w.log }
+
+// fn is a function's name in the world, as the gateway serves it.
+func (w *world) fn(logicalID string) string { return w.name + "-" + logicalID }
+
+// rolloutStep is the rollout function's handler.
+type rolloutStep = func(context.Context, rollout.Invocation) (any, error)
+
+// script serves the rollout function with wrap around its handler.
+func (w *world) script(wrap func(real rolloutStep) rolloutStep) {
+	w.sf.Gateway.Register(w.fn("RolloutFunction"), wrap(w.handlers["RolloutFunction"].(rolloutStep)))
 }
 
 // invocations counts the invocations of the world's functions so far.
@@ -414,6 +476,11 @@ func (w *world) start(name string, input any) string {
 		w.t.Fatal(err)
 	}
 	return aws.ToString(out.ExecutionArn)
+}
+
+// request is a request, as ecsplane deploy makes it, to roll out digest.
+func request(digest, cause string) map[string]any {
+	return map[string]any{"request": rollout.Request{Digest: digest, Cause: cause, ID: rand.Text(), At: time.Now().UTC()}}
 }
 
 // waitFor polls cond until it holds.
