@@ -71,8 +71,10 @@ func (l *listCommand) readErr(what string, err error) error {
 
 var historyCommand = command{
 	name: "history", args: "<service>",
-	about: "List a service's deployments, newest first: when, why (create, template, push),\n" +
-		"the outcome, the image, the task definition and every status it went through.",
+	about: "List a service's deployments, newest first: when, why (create, template, image\n" +
+		"push, deploy, rollback), the outcome, the image's tag and digest, how long it took,\n" +
+		"the task definition and the outcome's reason. --json gives each record whole, with\n" +
+		"its statuses and the timeline of its phases.",
 	json: "print each deployment as a JSON object, one per line",
 }
 
@@ -83,7 +85,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	if !l.asJSON {
-		fmt.Fprintln(tw, "CREATED\tID\tCAUSE\tSTATUS\tIMAGE\tTASK DEFINITION\tTRANSITIONS")
+		fmt.Fprintln(tw, "CREATED\tID\tCAUSE\tSTATUS\tTAG\tDIGEST\tDURATION\tTASK DEFINITION\tREASON")
 	}
 	enc := json.NewEncoder(stdout)
 	shown, cursor := 0, ""
@@ -103,15 +105,8 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				}
 				continue
 			}
-			var steps []string
-			for _, h := range d.History {
-				steps = append(steps, string(h.Status))
-			}
-			image := d.ImageTag
-			if image == "" {
-				image = d.ImageDigest
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.CreatedAt.Format(time.DateTime), d.ID, dash(d.Cause), d.Status, image, dash(d.NewTaskDef), strings.Join(steps, " → "))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.CreatedAt.Format(time.DateTime), d.ID, dash(d.Cause), d.Status,
+				dash(d.ImageTag), dash(shortDigest(d.ImageDigest)), duration(d), dash(lastSegment(d.NewTaskDef)), dash(d.Reason))
 		}
 		shown += len(ds)
 		if next == "" || (!l.all && shown >= l.limit) {
@@ -120,6 +115,30 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		cursor = next
 	}
 	return tw.Flush()
+}
+
+// shortDigest is a digest's first 12 hex digits, as images list them.
+func shortDigest(d string) string {
+	if algo, hex, ok := strings.Cut(d, ":"); ok && len(hex) > 12 {
+		return algo + ":" + hex[:12]
+	}
+	return d
+}
+
+// lastSegment is what follows an ARN's last slash: a task definition's
+// family and revision.
+func lastSegment(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
+
+// duration is how long a deployment took to end, or has run so far.
+func duration(d ledger.Deployment) string {
+	end, ok := d.At(ledger.PhaseFinished)
+	if !ok {
+		if !d.Status.Terminal() {
+			return "running"
+		}
+		end = d.UpdatedAt
+	}
+	return end.Sub(d.CreatedAt).Round(time.Second).String()
 }
 
 var actionsCommand = command{

@@ -61,7 +61,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stopClock()
 	go s.Run(runCtx, *speed)
 
-	steps := localBuildSteps(lc)
+	steps := append(localBuildSteps(lc), localRolloutSteps(lc)...)
 	steps = append(steps, local.Step{
 		Name: "print the ledger with `ecsplane history` and `ecsplane actions`",
 		Run: func(ctx context.Context, ls *local.Session) error {

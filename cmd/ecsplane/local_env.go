@@ -19,6 +19,14 @@ import (
 // the local environment, where the state machines wait 0 s.
 const localWait = 15 * time.Second
 
+// localParameters shorten the rollout's waits, which moto's engine waits
+// in wall-clock time while the simulator's clock runs --speed times faster:
+// a bake of 3 s (3 simulated minutes at the default speed), a round of 1 s
+// for the lease and the gate, a minute for an ECS event before reading ECS.
+var localParameters = map[string]string{
+	"RolloutBakeSeconds": "3", "RolloutPollSeconds": "1", "RolloutEcsWaitSeconds": "60", "RolloutGateTimeoutSeconds": "60",
+}
+
 // localControlPlane is template.yaml's control plane in the embedded AWS
 // environment (controlplane.OnSim), with what the CLI prints of it.
 type localControlPlane struct {
@@ -31,7 +39,9 @@ type localControlPlane struct {
 // its rules. Each further round of a wait loop moves the simulator's clock
 // by localWait.
 func startLocalControlPlane(ctx context.Context, env *local.Env, templatePath, stackName, prefix string, s *sim.Sim) (*localControlPlane, error) {
-	c, err := controlplane.StartOnSim(ctx, env, s, controlplane.Options{TemplatePath: templatePath, StackName: stackName, Prefix: prefix, Round: localWait})
+	c, err := controlplane.StartOnSim(ctx, env, s, controlplane.Options{
+		TemplatePath: templatePath, StackName: stackName, Prefix: prefix, Parameters: localParameters, Round: localWait,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +82,9 @@ func (lc *localControlPlane) exports() []string {
 		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
 		simEndpointEnv + "=" + lc.env.Endpoint(), tableEnv + "=" + lc.table(),
 		"ECSPLANE_STACK=" + lc.Pseudo.StackName,
+	}
+	if arn, err := lc.StateMachine("RolloutStateMachine"); err == nil {
+		out = append(out, stateMachineSetting.env+"="+arn)
 	}
 	planEnv := lc.FunctionEnvironment("PlanFunction")
 	for _, k := range []string{"IMAGE_REPOSITORY", "NGINX_IMAGE", "INSTANCE_PROFILE_ARN", "EXECUTION_ROLE_ARN", "TASK_ROLE_ARN", "LOG_GROUP", "DNS_NAME_PARAMETER"} {

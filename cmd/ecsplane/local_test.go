@@ -65,7 +65,7 @@ func TestLocalKeep(t *testing.T) {
 			t.Setenv(k, v)
 		}
 	}
-	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", simEndpointEnv, tableEnv, "ECSPLANE_STACK", "ECSPLANE_INSTANCE_PROFILE_ARN"} {
+	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", simEndpointEnv, tableEnv, "ECSPLANE_STACK", "ECSPLANE_INSTANCE_PROFILE_ARN", stateMachineSetting.env, repositorySetting.env} {
 		if exports[k] == "" {
 			t.Fatalf("no export of %s:\n%s", k, out.String())
 		}
@@ -104,6 +104,7 @@ func TestLocalKeep(t *testing.T) {
 	if got, _, err = cmd("history", "web-dev"); err != nil || !strings.Contains(strings.Join(strings.Fields(got), " "), "create SUCCEEDED") {
 		t.Errorf("history: %v\n%s", err, got)
 	}
+	rolloutCommands(t, cmd)
 
 	cancel()
 	select {

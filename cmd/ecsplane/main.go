@@ -18,8 +18,12 @@ import (
 const usage = `usage: ecsplane <command> [flags] [arguments]
 
 commands:
-  history <service>   list a service's deployments, newest first
+  history <service>   list a service's deployments, newest first: outcomes, digests, durations, reasons
   actions <subject>   list the audit actions recorded for a service or stack
+  deploy <service>    roll out an image by --tag or --digest through the rollout state machine
+  rollback <service>  roll back to the image of the last SUCCEEDED deployment before the current one
+  abort <service>     stop the rollout in progress, return the service to its previous revision
+  status <service>    show the leases, the rollout in progress, ECS's deployments and the zones
   stack plan          list every change a build would make, after the preflight checks
   stack apply         build the stack: preflight, then every change, then wait until ready
   stack destroy       tear the stack down
@@ -56,6 +60,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runHistory(ctx, args[1:], stdout, stderr)
 	case "actions":
 		return runActions(ctx, args[1:], stdout, stderr)
+	case "deploy":
+		return runDeploy(ctx, args[1:], stdout, stderr)
+	case "rollback":
+		return runRollback(ctx, args[1:], stdout, stderr)
+	case "abort":
+		return runAbort(ctx, args[1:], stdout, stderr)
+	case "status":
+		return runStatus(ctx, args[1:], stdout, stderr)
 	case "local":
 		return runLocal(ctx, args[1:], stdout, stderr)
 	case "stack":

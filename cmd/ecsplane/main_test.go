@@ -30,7 +30,7 @@ func cli(t *testing.T, args ...string) (string, string, int) {
 // noAWSSettings clears what the CLI reads from the environment, so a test
 // sees what a user without it would.
 func noAWSSettings(t *testing.T) {
-	for _, k := range []string{tableEnv, "ECSPLANE_STACK", "ECSPLANE_IMAGE_REPOSITORY", "ECSPLANE_NGINX_IMAGE", "ECSPLANE_INSTANCE_PROFILE_ARN",
+	for _, k := range []string{tableEnv, "ECSPLANE_STACK", "ECSPLANE_IMAGE_REPOSITORY", "ECSPLANE_ROLLOUT_STATE_MACHINE", "ECSPLANE_NGINX_IMAGE", "ECSPLANE_INSTANCE_PROFILE_ARN",
 		"ECSPLANE_EXECUTION_ROLE_ARN", "ECSPLANE_TASK_ROLE_ARN", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"} {
 		t.Setenv(k, "")
 	}
@@ -61,6 +61,11 @@ func TestHelpOfEveryCommand(t *testing.T) {
 		{[]string{"events", "--help"}, []string{"usage: ecsplane events put [flags] FILE...", "--json\n      print each event put as a JSON object"}},
 		{[]string{"events", "put", "--help"}, []string{"usage: ecsplane events put [flags] FILE...", "--bus string", "--region string"}},
 		{[]string{"invoke", "--help"}, []string{"usage: ecsplane invoke [flags] FUNCTION", "--event string", "--json"}},
+		{[]string{"deploy", "--help"}, []string{"usage: ecsplane deploy [flags] <service>", "--tag string", "--digest string", "--wait", "--state-machine string", "($ECSPLANE_ROLLOUT_STATE_MACHINE)", "($ECSPLANE_IMAGE_REPOSITORY)", "--interval duration", "(default 2s)", "--json"}},
+		{[]string{"rollback", "-h"}, []string{"usage: ecsplane rollback [flags] <service>", "last SUCCEEDED deployment", "--wait", "--table string"}},
+		{[]string{"abort", "--help"}, []string{"usage: ecsplane abort [flags] <service>", "StopServiceDeployment", "--json"}},
+		{[]string{"status", "--help"}, []string{"usage: ecsplane status [flags] <service>", "healthy targets per zone", "--region string"}},
+		{[]string{"--help"}, []string{"deploy <service>", "rollback <service>", "abort <service>", "status <service>"}},
 	}
 	for _, tt := range tests {
 		out, errOut, code := cli(t, tt.args...)
@@ -106,6 +111,16 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"events", "put"}, "ecsplane events put: want at least one FILE"},
 		{[]string{"invoke"}, "ecsplane invoke: want one FUNCTION, got 0 arguments"},
 		{[]string{"invoke", "a", "b"}, "want one FUNCTION, got 2 arguments"},
+		{[]string{"deploy", "web"}, "ecsplane deploy: missing the ledger table (the control plane's LedgerTableName output): set --table or $ECSPLANE_TABLE; " +
+			"the rollout state machine (the control plane's RolloutStateMachineArn output): set --state-machine or $ECSPLANE_ROLLOUT_STATE_MACHINE"},
+		{[]string{"deploy", "--table", "t", "--state-machine", "sm", "--region", "us-east-1", "web"}, "ecsplane deploy: give --tag or --digest, one of them"},
+		{[]string{"deploy", "--table", "t", "--state-machine", "sm", "--region", "us-east-1", "--tag", "v1", "--digest", "sha256:aa", "web"}, "give --tag or --digest, one of them"},
+		{[]string{"deploy", "--table", "t", "--state-machine", "sm", "--region", "us-east-1", "--digest", "v1", "web"}, `--digest "v1" is not sha256:<64 hex digits>`},
+		{[]string{"deploy", "--table", "t", "--state-machine", "sm", "--region", "us-east-1", "--tag", "v1", "web"}, "missing the app's image repository, <account>.dkr.ecr.<region>.amazonaws.com/<name>: set --image-repository or $ECSPLANE_IMAGE_REPOSITORY"},
+		{[]string{"deploy", "--table", "t", "--state-machine", "sm", "--wait", "--interval", "0", "web"}, "--interval and --timeout must be positive"},
+		{[]string{"rollback", "--table", "t"}, "ecsplane rollback: want one <service>, got 0 arguments"},
+		{[]string{"abort", "web"}, "ecsplane abort: missing the ledger table"},
+		{[]string{"status", "a", "b"}, "ecsplane status: want one <service>, got 2 arguments"},
 	}
 	for _, tt := range tests {
 		out, errOut, code := cli(t, tt.args...)
@@ -166,8 +181,8 @@ func TestHistoryThroughEndpointChain(t *testing.T) {
 	if len(lines) != 3 || !strings.Contains(lines[0], "STATUS") || !strings.Contains(lines[1], "v2") || !strings.Contains(lines[2], "v1") {
 		t.Fatalf("history output:\n%s", out)
 	}
-	if !strings.Contains(lines[1], "PENDING → IN_PROGRESS") {
-		t.Errorf("transitions missing: %s", lines[1])
+	if f := strings.Fields(lines[1]); len(f) != 10 || f[4] != "IN_PROGRESS" || f[7] != "running" || f[8] != "web:2" {
+		t.Errorf("history line %q, want the status, running and the task definition", lines[1])
 	}
 
 	out, errOut, code = cli(t, "history", "--json", "--all", "web")

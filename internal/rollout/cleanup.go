@@ -170,3 +170,43 @@ func revert(ctx context.Context, api RevertAPI, cluster string, rec *ledger.Depl
 	}
 	return fmt.Sprintf("returned the service to %s (ECS deployment %s)", rec.PreviousTaskDef, st.DeploymentID), nil
 }
+
+// Release gives up what a rollout held: the revision lease when its
+// execution still holds it, its claim on the digest (completed with its
+// outcome) and its waiters.
+func Release(ctx context.Context, led *ledger.Ledger, rec *ledger.Deployment) error {
+	return releaseRollout(ctx, led, nil, rec)
+}
+
+// Running returns the rollout in progress on the service, if any: the
+// record of the execution that holds the revision lease, or else the
+// newest unfinished record of a rollout (waiting for the lease, say), and
+// the lease, if someone holds it. Both are nil when nothing runs.
+func Running(ctx context.Context, led *ledger.Ledger, service string) (*ledger.Deployment, *ledger.Lease, error) {
+	lease, err := led.CurrentLock(ctx, service, ledger.ScopeRevision)
+	if errors.Is(err, ledger.ErrNotFound) {
+		lease, err = nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if lease != nil {
+		rec, err := led.FindByExecution(ctx, service, lease.Owner)
+		if err == nil && !rec.Status.Terminal() {
+			return rec, lease, nil
+		}
+		if err != nil && !errors.Is(err, ledger.ErrNotFound) {
+			return nil, nil, err
+		}
+	}
+	ds, _, err := led.History(ctx, service, ledger.PageRequest{Limit: 50})
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range ds {
+		if d := &ds[i]; !d.Status.Terminal() && d.Bakes() {
+			return d, lease, nil
+		}
+	}
+	return nil, lease, nil
+}

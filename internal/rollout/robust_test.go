@@ -199,6 +199,67 @@ func (w *world) rolloutConfig() rollout.Config {
 	return cfg
 }
 
+// serveRollout serves the rollout function with a handler built as the
+// registry builds it, its Step Functions calls counted by calls, and with
+// the middleware ecsMW on its ECS client and ddbMW on its ledger's.
+func (w *world) serveRollout(calls *awsclient.Calls, ecsMW, ddbMW func(*middleware.Stack) error) {
+	w.t.Helper()
+	cfg := w.rolloutConfig()
+	motoCfg := w.motoCfg.Copy()
+	motoCfg.APIOptions = append(motoCfg.APIOptions, calls.Middleware())
+	with := func(mw func(*middleware.Stack) error) []func(*middleware.Stack) error {
+		if mw == nil {
+			return nil
+		}
+		return []func(*middleware.Stack) error{mw}
+	}
+	h := &rollout.Handler{
+		Clients: rollout.Clients{
+			ECS:        ecs.NewFromConfig(w.simCfg, func(o *ecs.Options) { o.APIOptions = append(o.APIOptions, with(ecsMW)...) }),
+			CloudWatch: service.NewCloudWatch(w.simCfg), SFN: sfn.NewFromConfig(motoCfg),
+			Ledger: ledger.New(dynamodb.NewFromConfig(w.motoCfg, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, with(ddbMW)...) }), cfg.TableName),
+		},
+		Config: cfg, Stack: w.name, Region: local.Region, Log: w.logger(),
+	}
+	w.sf.Gateway.Register(w.fn("RolloutFunction"), h.Handle)
+}
+
+// TestAbortedWhileTheUpdateIsSent aborts a rollout between the deploy
+// step's last look at its record and its UpdateService, as an abort racing
+// the step does: the step finds its record ended when it records the
+// update, undoes the update, and the service runs its previous image.
+func TestAbortedWhileTheUpdateIsSent(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	var aborted atomic.Bool
+	abort := func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("abortFirst", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			if _, ok := in.Parameters.(*ecs.UpdateServiceInput); ok && aborted.CompareAndSwap(false, true) {
+				rec, _, err := rollout.Running(ctx, w.ledger, w.name)
+				if err != nil || rec == nil {
+					return middleware.InitializeOutput{}, middleware.Metadata{}, fmt.Errorf("no rollout to abort: %v", err)
+				}
+				if _, err := rollout.Abandon(ctx, ecs.NewFromConfig(w.sim.Config()), w.ledger, w.name, rec, ledger.StatusAborted, "aborted by a test"); err != nil {
+					return middleware.InitializeOutput{}, middleware.Metadata{}, err
+				}
+			}
+			return next.HandleInitialize(ctx, in)
+		}), middleware.Before)
+	}
+	w.serveRollout(awsclient.NewCalls(), abort, nil)
+	w.push("v8.0.0")
+	arn := w.started()
+	w.wait(arn)
+	rec := w.ended(arn)
+	if !aborted.Load() || rec.Status != ledger.StatusAborted || !strings.Contains(rec.Reason, "aborted by a test") {
+		t.Fatalf("record %s: %s (aborted: %t)", rec.Status, rec.Reason, aborted.Load())
+	}
+	w.runsOnly(w.spec.Image())
+	if n := w.calls.Mutations()["ECS:UpdateService"]; n != 2 {
+		t.Errorf("%d updates of the service, want the step's and its undo", n)
+	}
+}
+
 // TestECSVerdictBeforeTheTokenIsStored holds the deploy step's task token
 // back until ECS's verdict has reached the resume function, which then
 // finds no waiter: the step, looking at ECS after storing its token,
@@ -228,18 +289,8 @@ func TestECSVerdictBeforeTheTokenIsStored(t *testing.T) {
 			return next.HandleInitialize(ctx, in)
 		}), middleware.Before)
 	}
-	cfg := w.rolloutConfig()
 	calls := awsclient.NewCalls()
-	motoCfg := w.motoCfg.Copy()
-	motoCfg.APIOptions = append(motoCfg.APIOptions, calls.Middleware())
-	h := &rollout.Handler{
-		Clients: rollout.Clients{
-			ECS: ecs.NewFromConfig(w.simCfg), CloudWatch: service.NewCloudWatch(w.simCfg), SFN: sfn.NewFromConfig(motoCfg),
-			Ledger: ledger.New(dynamodb.NewFromConfig(w.motoCfg, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, hold) }), cfg.TableName),
-		},
-		Config: cfg, Stack: w.name, Region: local.Region, Log: w.logger(),
-	}
-	w.sf.Gateway.Register(w.fn("RolloutFunction"), h.Handle)
+	w.serveRollout(calls, nil, hold)
 	digest := w.push("v5.0.0")
 	arn := w.started()
 	ex := w.wait(arn)

@@ -327,9 +327,19 @@ func (h *Handler) deploy(ctx context.Context, in Invocation, es ExecutionState) 
 		if err != nil {
 			return err
 		}
-		if rec, err = service.RecordStarted(ctx, led, rec, rec.NewTaskDef, started, st.Trigger.Reason); err != nil {
+		next, err := service.RecordStarted(ctx, led, rec, rec.NewTaskDef, started, st.Trigger.Reason)
+		var illegal *ledger.IllegalTransitionError
+		if errors.As(err, &illegal) {
+			// The rollout was aborted, or its execution stopped, after this
+			// step looked and before its update reached ECS: the update is
+			// this step's to undo.
+			undo, uerr := service.UpdateRevision(ctx, h.Clients.ECS, h.cluster(), st.Service, rec.PreviousTaskDef)
+			return errors.Join(fmt.Errorf("the rollout ended while it updated the service; returned the service to %s (ECS deployment %s): %w", rec.PreviousTaskDef, undo.DeploymentID, err), uerr)
+		}
+		if err != nil {
 			return err
 		}
+		rec = next
 		h.Log.InfoContext(ctx, "rollout_update_sent", "execution", in.Execution, "deployment_id", rec.ID, "ecs_deployment", started.DeploymentID, "task_definition", rec.NewTaskDef)
 	}
 	return h.watch(ctx, in, rec, rec.ECSDeploymentID)
