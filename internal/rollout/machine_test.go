@@ -187,6 +187,18 @@ func (w *world) setAlarm(component, state, reason string) {
 	}
 }
 
+// alarmDuringBake waits until the execution bakes and its bake's waiter is
+// stored, and then puts the target 5xx alarm, a bake alarm, in ALARM.
+func (w *world) alarmDuringBake(execution, reason string) {
+	w.t.Helper()
+	w.reaches(execution, ledger.StatusBaking)
+	w.waitFor("the bake's waiter", func() bool {
+		wt, err := w.ledger.GetWaiter(context.Background(), w.name, ledger.WaitBake)
+		return err == nil && wt.ExecutionARN == execution
+	})
+	w.setAlarm(service.AlarmTarget5xx, "ALARM", reason)
+}
+
 // recordNow is the execution's record, or nil before it has one.
 func (w *world) recordNow(execution string) *ledger.Deployment {
 	d, err := w.ledger.FindByExecution(context.Background(), w.name, execution)
@@ -216,12 +228,7 @@ func TestAlarmDuringBake(t *testing.T) {
 	w := newWorld(t, worldOptions{Params: map[string]string{"RolloutBakeSeconds": fmt.Sprint(int(bake.Seconds()))}})
 	digest := w.push("v1.1.0")
 	arn := w.started()
-	w.reaches(arn, ledger.StatusBaking)
-	w.waitFor("the bake's waiter", func() bool {
-		wt, err := w.ledger.GetWaiter(context.Background(), w.name, ledger.WaitBake)
-		return err == nil && wt.ExecutionARN == arn
-	})
-	w.setAlarm(service.AlarmTarget5xx, "ALARM", "a test of the bake: 42 target 5xx in a minute")
+	w.alarmDuringBake(arn, "a test of the bake: 42 target 5xx in a minute")
 	ex := w.wait(arn)
 	rec := w.record(arn)
 	if rec.Status != ledger.StatusRolledBack || !strings.Contains(rec.Reason, service.AlarmName(w.spec, service.AlarmTarget5xx)+" went to ALARM") || ex.Status != sfntypes.ExecutionStatusFailed {

@@ -96,12 +96,7 @@ func TestFailureAtEachTaskState(t *testing.T) {
 			}
 			arn := w.started()
 			if tc.alarm {
-				w.reaches(arn, ledger.StatusBaking)
-				w.waitFor("the bake's waiter", func() bool {
-					wt, err := w.ledger.GetWaiter(context.Background(), w.name, ledger.WaitBake)
-					return err == nil && wt.ExecutionARN == arn
-				})
-				w.setAlarm(service.AlarmTarget5xx, "ALARM", "a test of the rollback")
+				w.alarmDuringBake(arn, "a test of the rollback")
 			}
 			ex := w.wait(arn)
 			rec := w.ended(arn)
@@ -156,12 +151,7 @@ func TestStoppedFromOutside(t *testing.T) {
 			w.push("v4.0.0")
 			arn := w.started()
 			if tc.alarm {
-				w.reaches(arn, ledger.StatusBaking)
-				w.waitFor("the bake's waiter", func() bool {
-					wt, err := w.ledger.GetWaiter(ctx, w.name, ledger.WaitBake)
-					return err == nil && wt.ExecutionARN == arn
-				})
-				w.setAlarm(service.AlarmTarget5xx, "ALARM", "a test of the stop")
+				w.alarmDuringBake(arn, "a test of the stop")
 			}
 			w.waitFor(fmt.Sprintf("%s with %s", tc.at, tc.phase), func() bool {
 				rec := w.recordNow(arn)

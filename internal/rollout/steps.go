@@ -265,6 +265,21 @@ func (h *Handler) firing(ctx context.Context, names []string) ([]string, error) 
 	return out, nil
 }
 
+// begin is how a step of an accepted rollout starts: it reads the
+// rollout's record, which must not have ended meanwhile (an abort), and
+// renews the lease, which must still be the rollout's.
+func (h *Handler) begin(ctx context.Context, es ExecutionState) (*State, *ledger.Deployment, error) {
+	st, err := es.rollout()
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := h.record(ctx, st)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, rec, h.renew(ctx, st)
+}
+
 // record reads the rollout's deployment record, which must not have ended
 // already (the rollout was aborted meanwhile).
 func (h *Handler) record(ctx context.Context, st *State) (*ledger.Deployment, error) {
@@ -283,15 +298,8 @@ func (h *Handler) record(ctx context.Context, st *State) (*ledger.Deployment, er
 // verdict. Run again (a retry, or another round after a poll of ECS), it
 // only waits.
 func (h *Handler) deploy(ctx context.Context, in Invocation, es ExecutionState) error {
-	st, err := es.rollout()
+	st, rec, err := h.begin(ctx, es)
 	if err != nil {
-		return err
-	}
-	rec, err := h.record(ctx, st)
-	if err != nil {
-		return err
-	}
-	if err := h.renew(ctx, st); err != nil {
 		return err
 	}
 	led := h.Clients.Ledger
@@ -452,15 +460,8 @@ func (h *Handler) poll(ctx context.Context, es ExecutionState) (*ECSResult, erro
 // so that the lease covers it and the verdict says how it ended. When ECS
 // made none, or it is over already, the step resumes itself.
 func (h *Handler) watchECSRollback(ctx context.Context, in Invocation, es ExecutionState) error {
-	st, err := es.rollout()
+	st, rec, err := h.begin(ctx, es)
 	if err != nil {
-		return err
-	}
-	rec, err := h.record(ctx, st)
-	if err != nil {
-		return err
-	}
-	if err := h.renew(ctx, st); err != nil {
 		return err
 	}
 	var failed ECSResult
@@ -491,15 +492,8 @@ func (h *Handler) watchECSRollback(ctx context.Context, in Invocation, es Execut
 // the alarms of the bake's set, and looks at them once: one that went to
 // ALARM before the token was stored fails the bake at once.
 func (h *Handler) bake(ctx context.Context, in Invocation, es ExecutionState) error {
-	st, err := es.rollout()
+	_, rec, err := h.begin(ctx, es)
 	if err != nil {
-		return err
-	}
-	rec, err := h.record(ctx, st)
-	if err != nil {
-		return err
-	}
-	if err := h.renew(ctx, st); err != nil {
 		return err
 	}
 	if in.Token == "" {

@@ -44,7 +44,7 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 // dispatcher to their targets, the simulator's events on the bus, and the
 // simulator's clock running.
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	name    string
 	sim     *sim.Sim
 	sf      *awstest.StepFunctions
@@ -92,7 +92,7 @@ var worldSeq struct {
 	n int
 }
 
-func newWorld(t *testing.T, opts worldOptions) *world {
+func newWorld(t testing.TB, opts worldOptions) *world {
 	t.Helper()
 	ctx := context.Background()
 	worldSeq.Lock()
