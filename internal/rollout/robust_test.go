@@ -45,6 +45,20 @@ func failing(steps ...rollout.Step) func(rolloutStep) rolloutStep {
 	}
 }
 
+// failingOnce makes the rollout function fail the first call of step
+// only: PollEcs's, when step is the poll that PollRollback also runs.
+func failingOnce(step rollout.Step) func(rolloutStep) rolloutStep {
+	var failed atomic.Bool
+	return func(real rolloutStep) rolloutStep {
+		return func(ctx context.Context, in rollout.Invocation) (any, error) {
+			if in.Step == step && failed.CompareAndSwap(false, true) {
+				return nil, &InjectedFailure{Step: in.Step}
+			}
+			return real(ctx, in)
+		}
+	}
+}
+
 // ended waits for the record of an execution to end, as its own Finish
 // or the cleanup function ends it, and for the lease to be released.
 func (w *world) ended(execution string) *ledger.Deployment {
@@ -67,18 +81,19 @@ func TestFailureAtEachTaskState(t *testing.T) {
 		name  string
 		steps []rollout.Step
 		opts  worldOptions
-		// bad pushes an image that fails its pulls; alarm fires a bake alarm.
-		bad, alarm bool
-		status     ledger.Status
-		step       string
-		reason     string
+		// bad pushes an image that fails its pulls; alarm fires a bake
+		// alarm; once fails only the first call of the step.
+		bad, alarm, once bool
+		status           ledger.Status
+		step             string
+		reason           string
 		// previous is set when the service must run its previous image
 		// at the end.
 		previous bool
 	}{
 		{name: "prepare", steps: []rollout.Step{rollout.StepPrepare}, status: ledger.StatusFailed, step: service.StepPrepare, reason: "InjectedFailure", previous: true},
 		{name: "deploy", steps: []rollout.Step{rollout.StepDeploy}, status: ledger.StatusFailed, step: service.StepDeploy, reason: "no rollback: the service was not changed", previous: true},
-		{name: "poll", steps: []rollout.Step{rollout.StepPoll}, opts: worldOptions{NoECSEvents: true, Params: map[string]string{"RolloutEcsWaitSeconds": "2"}},
+		{name: "poll", steps: []rollout.Step{rollout.StepPoll}, once: true, opts: worldOptions{NoECSEvents: true, Params: map[string]string{"RolloutEcsWaitSeconds": "2"}},
 			status: ledger.StatusRolledBack, reason: "step deploy failed: InjectedFailure", previous: true},
 		{name: "watch-ecs-rollback", steps: []rollout.Step{rollout.StepWatchECSRollback}, bad: true, status: ledger.StatusRolledBackByECS, reason: "task failed to start", previous: true},
 		{name: "bake", steps: []rollout.Step{rollout.StepBake}, status: ledger.StatusRolledBack, reason: "step bake failed: InjectedFailure", previous: true},
@@ -89,7 +104,11 @@ func TestFailureAtEachTaskState(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t, tc.opts)
-			w.script(failing(tc.steps...))
+			if tc.once {
+				w.script(failingOnce(tc.steps[0]))
+			} else {
+				w.script(failing(tc.steps...))
+			}
 			digest := w.push("v3.0.0")
 			if tc.bad {
 				w.sim.FailImage(w.image(digest), sim.ImagePullFails)
@@ -179,7 +198,7 @@ func TestStoppedFromOutside(t *testing.T) {
 func (w *world) rolloutConfig() rollout.Config {
 	w.t.Helper()
 	var cfg rollout.Config
-	for _, f := range w.fns {
+	for _, f := range w.app.Functions {
 		if f.LogicalID == "RolloutFunction" {
 			if err := config.Load(&cfg, func(k string) (string, bool) { v, ok := f.Environment[k]; return v, ok }); err != nil {
 				w.t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,12 +17,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/ecsplane/ecsplane/internal/awsclient"
 	"github.com/ecsplane/ecsplane/internal/awstest"
@@ -56,11 +57,9 @@ type world struct {
 	outputs *stack.Outputs
 	spec    stack.Spec
 	calls   *awsclient.Calls
-	// handlers are the functions' handlers, by logical ID; fns the
-	// functions with their environment; motoCfg and simCfg the handlers'
-	// configurations.
+	// handlers are the functions' handlers, by logical ID; motoCfg and
+	// simCfg configurations like the handlers', counted by calls.
 	handlers        map[string]any
-	fns             []local.Function
 	motoCfg, simCfg aws.Config
 	log             *slog.Logger
 	pushes          int
@@ -103,10 +102,6 @@ func newWorld(t testing.TB, opts worldOptions) *world {
 	sf := awstest.NewStepFunctions(t)
 	env := awstest.NewEnv(sf.Endpoint, local.Account)
 	root := awstest.RepoRoot(t)
-	tmpl, err := local.LoadTemplate(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	params := map[string]string{
 		"ImageRepositoryName": name, "RolloutBakeSeconds": "3", "RolloutPollSeconds": "1",
 		"RolloutEcsWaitSeconds": "60", "RolloutGateTimeoutSeconds": "20",
@@ -115,52 +110,37 @@ func newWorld(t testing.TB, opts worldOptions) *world {
 		params["RolloutBakeAlarms"] = name + "-errors"
 	}
 	maps.Copy(params, opts.Params)
-	pseudo := local.Pseudo{AccountID: local.Account, Region: local.Region, StackName: name}
-	fns, err := tmpl.Functions(local.NewNames(tmpl, pseudo, params, name+"-", nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// calls counts the functions' calls, to the simulator and to moto.
-	calls := awsclient.NewCalls()
-	motoCfg := env.Config.Copy()
-	motoCfg.APIOptions = append(motoCfg.APIOptions, calls.Middleware())
-	simCfg := s.ConfigOver(motoCfg)
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("ROLLOUT_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	handlers, err := controlplane.Handlers(fns, controlplane.Clients{Moto: motoCfg, Sim: simCfg}, log, nil)
-	if err != nil {
-		t.Fatal(err)
+	// calls counts the functions' calls, to the simulator and to moto.
+	calls := awsclient.NewCalls()
+	var filter func(<-chan sim.Event) <-chan sim.Event
+	if opts.NoECSEvents {
+		filter = withoutECSDeploymentEvents
 	}
-	app, err := local.DeployApp(ctx, env.Config, sf.Gateway, tmpl, local.AppOptions{
-		TemplatePath: filepath.Join(root, "template.yaml"), Pseudo: pseudo, Parameters: params, Prefix: name + "-", Handlers: handlers,
+	l, err := controlplane.StartOnSim(ctx, &local.Env{Gateway: sf.Gateway}, s, controlplane.Options{
+		TemplatePath: filepath.Join(root, "template.yaml"), StackName: name, Prefix: name + "-", Parameters: params,
+		Log: log, APIOptions: []func(*middleware.Stack) error{calls.Middleware()}, Events: filter,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, name: name, sim: s, sf: sf, env: env, app: app, calls: calls, handlers: handlers, fns: fns, motoCfg: motoCfg, simCfg: simCfg, log: log,
-		ledger: ledger.New(dynamodb.NewFromConfig(env.Config), app.Tables[local.LedgerTableID])}
-	for _, sm := range app.StateMachines {
-		if sm.LogicalID == "RolloutStateMachine" {
-			w.machine = sm.ARN
-		}
-	}
-	if w.wiring, err = local.Wire(ctx, env.Config, app, pseudo, log); err != nil {
+	t.Cleanup(l.Stop)
+	motoCfg := l.Config.Copy()
+	motoCfg.APIOptions = slices.Concat(l.Config.APIOptions, []func(*middleware.Stack) error{calls.Middleware()})
+	simCfg := s.ConfigOver(motoCfg)
+	w := &world{t: t, name: name, sim: s, sf: sf, env: env, app: l.App, wiring: l.Wiring, calls: calls, handlers: l.Handlers, motoCfg: motoCfg, simCfg: simCfg, log: log,
+		ledger: ledger.New(dynamodb.NewFromConfig(env.Config), l.App.Tables[local.LedgerTableID])}
+	if w.machine, err = l.StateMachine("RolloutStateMachine"); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(w.wiring.Stop)
-	sub := s.Subscribe()
-	t.Cleanup(sub.Close)
-	in := sub.C
-	if opts.NoECSEvents {
-		in = withoutECSDeploymentEvents(sub.C)
-	}
-	w.wiring.Pump(in)
 
-	// The roles and the initial images exist before the build, as a
-	// deployment of the template provides them; the initial tag is one the
-	// rollout filters out. The build's calls are not the rollout's.
+	// The roles exist before the build, as a deployment of the template
+	// provides them; the initial image's tag is one the rollout filters
+	// out. The build's calls are not the rollout's; its waits go in step
+	// with the lifecycle state machine, which lets the instances in.
 	buildCfg := s.ConfigOver(env.Config)
 	stackCfg := controlplane.StackConfig(local.Account, local.Region, name)
 	if w.spec, err = build.Resolve(json.RawMessage(`{}`), name, stackCfg); err != nil {
@@ -169,17 +149,12 @@ func newWorld(t testing.TB, opts worldOptions) *world {
 	if err := controlplane.CreatePrerequisites(ctx, buildCfg, filepath.Join(root, "template.yaml"), stackCfg, w.spec.Service.ImageTag); err != nil {
 		t.Fatal(err)
 	}
-	asg := autoscaling.NewFromConfig(buildCfg)
 	w.outputs, err = build.Converge(ctx, build.NewClients(buildCfg, build.Options{Ledger: w.ledger}), stack.NewRun(w.spec, false, "build-"+name, nil),
 		func(ctx context.Context, o *stack.Outputs, check string, st stack.Status, round int) error {
 			if round > 200 {
 				return fmt.Errorf("check %s not ready: %s", check, st.Detail)
 			}
-			if err := controlplane.CompletePendingLaunches(ctx, asg, o); err != nil {
-				return err
-			}
-			s.Advance(15 * time.Second)
-			return nil
+			return l.Round(ctx)
 		})
 	if err != nil {
 		t.Fatal(err)

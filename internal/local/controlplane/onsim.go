@@ -50,6 +50,9 @@ type OnSim struct {
 	// SimConfig reaches the simulator and counts the calls in Calls.
 	SimConfig aws.Config
 	Calls     *awsclient.Calls
+	// Handlers are the functions' handlers, by logical ID, as the gateway
+	// serves them.
+	Handlers map[string]any
 
 	round time.Duration
 	group string
@@ -97,6 +100,12 @@ type Options struct {
 	Round time.Duration
 	// Log receives the functions' logs; discarded when nil.
 	Log *slog.Logger
+	// APIOptions are added to the functions' clients, moto's and the
+	// simulator's: a test's own counters or faults.
+	APIOptions []func(*middleware.Stack) error
+	// Events passes on the simulator's events that reach the bus; every
+	// event when nil.
+	Events func(<-chan sim.Event) <-chan sim.Event
 }
 
 // StartOnSim creates the template's control plane in env for s and wires
@@ -124,13 +133,17 @@ func StartOnSim(ctx context.Context, env *local.Env, s *sim.Sim, o Options) (*On
 		return nil, err
 	}
 	between := func(ctx context.Context) error { return c.pace(ctx, "") }
-	handlers, err := Handlers(fns, Clients{Moto: c.Config, Sim: c.SimConfig, Clock: s.Now}, o.Log, between)
+	clients := Clients{Moto: c.Config.Copy(), Sim: c.SimConfig.Copy(), Clock: s.Now}
+	clients.Moto.APIOptions = slices.Concat(c.Config.APIOptions, o.APIOptions)
+	clients.Sim.APIOptions = slices.Concat(c.SimConfig.APIOptions, o.APIOptions)
+	handlers, err := Handlers(fns, clients, o.Log, between)
 	if err != nil {
 		return nil, err
 	}
 	if h, ok := handlers["LifecycleFunction"].(func(context.Context, json.RawMessage) (any, error)); ok {
 		handlers["LifecycleFunction"] = c.track(h)
 	}
+	c.Handlers = handlers
 	c.App, err = local.DeployApp(ctx, c.Config, env.Gateway, tmpl, local.AppOptions{
 		TemplatePath: o.TemplatePath, Pseudo: c.Pseudo, Parameters: o.Parameters, Prefix: o.Prefix, Handlers: handlers,
 	})
@@ -152,7 +165,11 @@ func StartOnSim(ctx context.Context, env *local.Env, s *sim.Sim, o Options) (*On
 	if c.Wiring, err = local.Wire(ctx, c.Config, c.App, c.Pseudo, o.Log); err != nil {
 		return nil, err
 	}
-	c.Pump = c.Wiring.Pump(s.Subscribe().C)
+	in := s.Subscribe().C
+	if o.Events != nil {
+		in = o.Events(in)
+	}
+	c.Pump = c.Wiring.Pump(in)
 	return c, nil
 }
 
