@@ -136,6 +136,7 @@ func (h *Handler) evidence(ctx context.Context, st *State, es ExecutionState, re
 	if e.ECS, err = service.ServiceDeploymentOutcome(ctx, h.Clients.ECS, rec.ServiceDeploymentARN); err != nil {
 		return e, nil, err
 	}
+	e.ECS = withHeard(e.ECS, heardECS(es, rec))
 	if e.ECS.Rollback != service.ECSUnknown && !rec.Reached(ledger.PhaseECSRolledBack) {
 		phases = append(phases, ledger.Phase{Phase: ledger.PhaseECSRolledBack, Detail: fmt.Sprintf("%s: %s", e.ECS.Rollback, e.ECS.RollbackReason)})
 	}
@@ -160,6 +161,54 @@ func (h *Handler) evidence(ctx context.Context, st *State, es ExecutionState, re
 		e.Failure += "; no rollback: " + r.Reason
 	}
 	return e, phases, nil
+}
+
+// heardECS is what the waits heard of ECS's deployment of the new
+// revision, by event or by a poll: its verdict, and how ECS's own rollback
+// of it ended when the rollout watched one.
+func heardECS(es ExecutionState, rec *ledger.Deployment) service.ECSOutcome {
+	var o service.ECSOutcome
+	var r ECSResult
+	if ce := caught(es.ECS); ce != nil {
+		_ = json.Unmarshal([]byte(ce.Cause), &r)
+	} else if len(es.ECS) > 0 {
+		_ = json.Unmarshal(es.ECS, &r)
+	}
+	if p := es.ECSPoll; p != nil && p.DeploymentID == rec.ECSDeploymentID && p.Status != string(service.ECSInProgress) {
+		r = *p
+	}
+	if r.DeploymentID != "" && r.DeploymentID == rec.ECSDeploymentID {
+		o.State, o.Reason = service.ECSState(r.Status), r.Reason
+	}
+	if o.State != service.ECSFailed || len(es.ECSRollback) == 0 {
+		return o
+	}
+	if ce := caught(es.ECSRollback); ce != nil {
+		var rb ECSResult
+		if json.Unmarshal([]byte(ce.Cause), &rb) == nil && rb.DeploymentID != "" {
+			o.Rollback, o.RollbackReason = service.ECSFailed, rb.Reason
+		}
+	} else if rb := rollbackResult(es.ECSRollback); rb.DeploymentID != "" && rb.Status == string(service.ECSCompleted) {
+		o.Rollback, o.RollbackReason = service.ECSCompleted, rb.Reason
+	}
+	return o
+}
+
+// withHeard merges what the waits heard of ECS into what Finish read of
+// it, whichever came first: a failure or a rollback heard is never undone
+// by a read that does not show it (yet, or any more), and a completion
+// heard stands for a read that shows none.
+func withHeard(read, heard service.ECSOutcome) service.ECSOutcome {
+	switch {
+	case heard.State == service.ECSFailed && read.State != service.ECSFailed:
+		read.State, read.Reason = service.ECSFailed, heard.Reason
+	case heard.State == service.ECSCompleted && (read.State == service.ECSUnknown || read.State == service.ECSInProgress):
+		read.State, read.Reason = service.ECSCompleted, heard.Reason
+	}
+	if read.Rollback == service.ECSUnknown && heard.Rollback != service.ECSUnknown {
+		read.Rollback, read.RollbackReason = heard.Rollback, heard.RollbackReason
+	}
+	return read
 }
 
 func rollbackResult(raw json.RawMessage) ECSResult {

@@ -53,13 +53,11 @@ type Evidence struct {
 	// completes it; the build's deployments end on ECS's verdict.
 	Bakes bool
 	// Decided is an outcome reached before the service was changed
-	// (SKIPPED, SUPERSEDED, BLOCKED), with its reason.
+	// (SKIPPED, SUPERSEDED, BLOCKED, FAILED), with its reason. It stands
+	// only while nothing says ECS deployed, and is never SUCCEEDED.
 	Decided       ledger.Status
 	DecidedReason string
 	DecidedStep   string
-	// Aborted is set when the rollout was stopped from outside, with why.
-	Aborted     bool
-	AbortReason string
 	// ECS is ECS's deployment of the new revision.
 	ECS ECSOutcome
 	// Bake is how the bake ended, BakeReason why.
@@ -119,19 +117,21 @@ func Decide(e Evidence) Verdict {
 		}
 		return ""
 	}
+	// ECS's rollback comes first, whatever state the deployment was read
+	// in and whatever else was decided: a deployment ECS rolled back is
+	// never SUCCEEDED. An outcome decided before the service changed holds
+	// only while nothing says ECS deployed.
 	switch {
-	case e.Decided != "":
+	case e.ECS.Rollback == ECSCompleted:
+		return done(ledger.StatusRolledBackByECS, e.ECS.Reason, e.ECS.RollbackReason)
+	case e.ECS.Rollback == ECSFailed:
+		return failed(StepECSRollback, "ECS failed the deployment: "+e.ECS.Reason, "and its rollback failed: "+e.ECS.RollbackReason)
+	case e.ECS.Rollback != ECSUnknown:
+		return done(ledger.StatusRolledBackByECS, e.ECS.Reason, e.ECS.RollbackReason, "ECS's rollback had not finished when the rollout ended")
+	case e.Decided != "" && e.Decided != ledger.StatusSucceeded && e.ECS.State == ECSUnknown && e.Rollback.State == ECSUnknown:
 		v := done(e.Decided, e.DecidedReason)
 		v.Step = e.DecidedStep
 		return v
-	case e.Aborted:
-		return done(ledger.StatusAborted, e.AbortReason)
-	case e.ECS.State == ECSFailed && e.ECS.Rollback == ECSCompleted:
-		return done(ledger.StatusRolledBackByECS, e.ECS.Reason, e.ECS.RollbackReason)
-	case e.ECS.State == ECSFailed && e.ECS.Rollback == ECSFailed:
-		return failed(StepECSRollback, "ECS failed the deployment: "+e.ECS.Reason, "and its rollback failed: "+e.ECS.RollbackReason)
-	case e.ECS.State == ECSFailed && e.ECS.Rollback != ECSUnknown:
-		return done(ledger.StatusRolledBackByECS, e.ECS.Reason, e.ECS.RollbackReason, "ECS's rollback had not finished when the rollout ended")
 	case e.Rollback.State == ECSCompleted:
 		return done(ledger.StatusRolledBack, why(), "the service runs its previous revision again")
 	case e.Rollback.State != ECSUnknown:

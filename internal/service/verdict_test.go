@@ -44,7 +44,14 @@ func TestDecide(t *testing.T) {
 		{"skipped", Evidence{Bakes: true, Decided: ledger.StatusSkipped, DecidedReason: "the service already runs sha256:aa"}, true, ledger.StatusSkipped, "", []string{"already runs"}},
 		{"superseded", Evidence{Bakes: true, Decided: ledger.StatusSuperseded, DecidedReason: "a newer push"}, true, ledger.StatusSuperseded, "", []string{"newer push"}},
 		{"blocked by the gate", Evidence{Bakes: true, Decided: ledger.StatusBlocked, DecidedReason: "web-elb-5xx stayed in ALARM"}, true, ledger.StatusBlocked, "", []string{"stayed in ALARM"}},
-		{"aborted", Evidence{Bakes: true, ECS: completed, Aborted: true, AbortReason: "ecsplane abort"}, true, ledger.StatusAborted, "", []string{"ecsplane abort"}},
+		{"ECS rolled back, though Prepare decided before", Evidence{Bakes: true, Decided: ledger.StatusSkipped, DecidedReason: "already runs", ECS: rolledBack}, true, ledger.StatusRolledBackByECS, "", []string{breaker}},
+		{"ECS's rollback still running, though Prepare decided before", Evidence{Bakes: true, Decided: ledger.StatusSuperseded, ECS: ECSOutcome{State: ECSFailed, Reason: breaker, Rollback: ECSInProgress}}, true, ledger.StatusRolledBackByECS, "", []string{breaker}},
+		{"ECS's rollback failed, though Prepare decided before", Evidence{Bakes: true, Decided: ledger.StatusBlocked, ECS: ECSOutcome{State: ECSFailed, Reason: breaker, Rollback: ECSFailed}}, true, ledger.StatusFailed, StepECSRollback, []string{breaker}},
+		{"ECS's rollback read with a completed state", Evidence{Bakes: true, ECS: ECSOutcome{State: ECSCompleted, Rollback: ECSCompleted, RollbackReason: "rolling back to deploymentId ecs-svc/1"}, Bake: BakePassed}, true, ledger.StatusRolledBackByECS, "", []string{"rolling back"}},
+		{"a stopped deployment ECS rolled back", Evidence{Bakes: true, ECS: ECSOutcome{State: ECSStopped, Rollback: ECSCompleted}, Bake: BakePassed}, true, ledger.StatusRolledBackByECS, "", nil},
+		{"a decision before the change, with ECS's verdict after it", Evidence{Bakes: true, Decided: ledger.StatusSkipped, ECS: completed, Bake: BakePassed}, true, ledger.StatusSucceeded, "", []string{"the bake passed"}},
+		{"a decision before the change, with ECS's failure after it", Evidence{Bakes: true, Decided: ledger.StatusSkipped, ECS: ECSOutcome{State: ECSFailed, Reason: breaker}}, true, ledger.StatusFailed, StepDeploy, []string{breaker}},
+		{"SUCCEEDED is never decided before ECS", Evidence{Bakes: true, Decided: ledger.StatusSucceeded}, false, "", "", nil},
 	}
 	for _, tt := range tests {
 		v := Decide(tt.e)
@@ -59,17 +66,47 @@ func TestDecide(t *testing.T) {
 	}
 }
 
-// TestDecideNeverSucceedsAfterAnECSRollback tries every bake result, our
-// rollback and failure with an ECS rollback in any state: none succeeds.
+// TestDecideNeverSucceedsAfterAnECSRollback tries an ECS rollback in any
+// state with every state of the deployment it was read with (evidence can
+// arrive in any order), every outcome decided before the change, every
+// bake result, our rollback and failure: none succeeds, and none ends
+// otherwise than by ECS's rollback.
 func TestDecideNeverSucceedsAfterAnECSRollback(t *testing.T) {
-	for _, rb := range []ECSState{ECSInProgress, ECSCompleted, ECSFailed} {
-		for _, bake := range []BakeResult{BakeNotRun, BakePassed, BakeAlarm, BakeError} {
-			for _, ours := range []ECSState{ECSUnknown, ECSInProgress, ECSCompleted, ECSFailed} {
-				for _, failure := range []string{"", "boom"} {
-					e := Evidence{Bakes: true, ECS: ECSOutcome{State: ECSFailed, Rollback: rb}, Bake: bake, Rollback: ECSOutcome{State: ours}, Failure: failure, Step: StepBake}
-					if v := Decide(e); !v.Done || v.Status == ledger.StatusSucceeded {
-						t.Errorf("%+v: %+v", e, v)
+	decided := []ledger.Status{"", ledger.StatusSucceeded, ledger.StatusSkipped, ledger.StatusSuperseded, ledger.StatusBlocked, ledger.StatusFailed, ledger.StatusAborted}
+	for _, state := range []ECSState{ECSUnknown, ECSInProgress, ECSCompleted, ECSFailed, ECSStopped} {
+		for _, rb := range []ECSState{ECSInProgress, ECSCompleted, ECSFailed} {
+			for _, d := range decided {
+				for _, bakes := range []bool{true, false} {
+					for _, bake := range []BakeResult{BakeNotRun, BakePassed, BakeAlarm, BakeError} {
+						for _, ours := range []ECSState{ECSUnknown, ECSInProgress, ECSCompleted, ECSFailed} {
+							for _, failure := range []string{"", "boom"} {
+								e := Evidence{Bakes: bakes, Decided: d, ECS: ECSOutcome{State: state, Rollback: rb}, Bake: bake, Rollback: ECSOutcome{State: ours}, Failure: failure, Step: StepBake}
+								v := Decide(e)
+								want := ledger.StatusRolledBackByECS
+								if rb == ECSFailed {
+									want = ledger.StatusFailed
+								}
+								if !v.Done || v.Status != want {
+									t.Errorf("%+v: %+v, want %s", e, v, want)
+								}
+							}
+						}
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestDecideNeverSucceedsWithoutECS: no evidence short of ECS's completed
+// deployment succeeds, whatever was decided before.
+func TestDecideNeverSucceedsWithoutECS(t *testing.T) {
+	for _, state := range []ECSState{ECSUnknown, ECSInProgress, ECSFailed, ECSStopped} {
+		for _, d := range []ledger.Status{"", ledger.StatusSucceeded, ledger.StatusSkipped} {
+			for _, bake := range []BakeResult{BakeNotRun, BakePassed} {
+				e := Evidence{Bakes: true, Decided: d, ECS: ECSOutcome{State: state}, Bake: bake}
+				if v := Decide(e); v.Status == ledger.StatusSucceeded {
+					t.Errorf("%+v: %+v", e, v)
 				}
 			}
 		}
