@@ -1,10 +1,10 @@
 package lifecycle_test
 
 import (
-	"slices"
 	"testing"
 	"time"
 
+	"github.com/ecsplane/ecsplane/internal/awstest"
 	"github.com/ecsplane/ecsplane/internal/lifecycle"
 )
 
@@ -51,10 +51,10 @@ func BenchmarkLifecycle(b *testing.B) {
 	b.ReportMetric(mean(launchCalls), "invocations/launch")
 	b.ReportMetric(mean(drainStates), "transitions/drain")
 	b.ReportMetric(mean(drainCalls), "invocations/drain")
-	b.ReportMetric(ms(percentile(firstMutation, 50)), "drain-start-to-DRAINING-p50-ms")
-	b.ReportMetric(ms(percentile(firstMutation, 99)), "drain-start-to-DRAINING-p99-ms")
-	b.ReportMetric(ms(percentile(launchStart, 50)), "launch-start-p50-ms")
-	b.ReportMetric(ms(percentile(launchStart, 99)), "launch-start-p99-ms")
+	b.ReportMetric(ms(awstest.Percentile(firstMutation, 50)), "drain-start-to-DRAINING-p50-ms")
+	b.ReportMetric(ms(awstest.Percentile(firstMutation, 99)), "drain-start-to-DRAINING-p99-ms")
+	b.ReportMetric(ms(awstest.Percentile(launchStart, 50)), "launch-start-p50-ms")
+	b.ReportMetric(ms(awstest.Percentile(launchStart, 99)), "launch-start-p99-ms")
 	b.ReportMetric(float64(len(firstMutation)), "drains")
 	b.ReportMetric(float64(len(launchStart)), "launches")
 }
@@ -68,16 +68,6 @@ func mean(v []float64) float64 {
 		s += x
 	}
 	return s / float64(len(v))
-}
-
-// percentile is the nearest-rank percentile.
-func percentile(v []time.Duration, p int) time.Duration {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Sorted(slices.Values(v))
-	i := (p*len(s) + 99) / 100
-	return s[max(i, 1)-1]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
