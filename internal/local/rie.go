@@ -166,9 +166,14 @@ var initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
 
 // InitDuration is the emulator's measure of the function's init: from
 // starting the bootstrap to its first call to the runtime API. It is known
-// once the first invocation has been answered.
+// once the first invocation has been answered; the emulator may print its
+// report a moment after the answer, so it is awaited for up to a second.
 func (r *RIE) InitDuration() (time.Duration, error) {
 	m := initReport.FindStringSubmatch(r.out.String())
+	for deadline := time.Now().Add(time.Second); m == nil && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		m = initReport.FindStringSubmatch(r.out.String())
+	}
 	if m == nil {
 		return 0, fmt.Errorf("the emulator reported no init duration: %s", r.out.String())
 	}
