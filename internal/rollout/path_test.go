@@ -40,9 +40,14 @@ type (
 func (InvalidInputError) Error() string { return "scripted refusal" }
 func (ScriptedFailure) Error() string   { return "scripted failure" }
 
+// The waits' timeouts in the scripted runs: long enough that a scripted
+// answer, sent at once, reaches the engine first on a loaded machine, and
+// short enough for the paths whose waits time out.
+const scriptedWaitSeconds = 5
+
 var (
-	deploy  = act{out: map[string]any{"next": "deploy", "service": "web", "deploymentId": "d", "waitSeconds": 0, "ecsWaitSeconds": 1, "bakeSeconds": 1}}
-	waitOne = act{out: map[string]any{"next": "wait", "service": "web", "deploymentId": "d", "waitSeconds": 0, "ecsWaitSeconds": 1, "bakeSeconds": 1}}
+	deploy  = act{out: map[string]any{"next": "deploy", "service": "web", "deploymentId": "d", "waitSeconds": 0, "ecsWaitSeconds": scriptedWaitSeconds, "bakeSeconds": scriptedWaitSeconds}}
+	waitOne = act{out: map[string]any{"next": "wait", "service": "web", "deploymentId": "d", "waitSeconds": 0, "ecsWaitSeconds": scriptedWaitSeconds, "bakeSeconds": scriptedWaitSeconds}}
 	ignore  = act{out: map[string]any{"next": "ignore", "duplicate": "of another"}}
 	done    = act{out: map[string]any{"status": "SUCCEEDED", "succeeded": true, "service": "web"}}
 	failed  = act{out: map[string]any{"status": "FAILED", "reason": "scripted", "succeeded": false, "service": "web"}}

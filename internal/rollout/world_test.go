@@ -96,9 +96,10 @@ func newWorld(t testing.TB, opts worldOptions) *world {
 	ctx := context.Background()
 	worldSeq.Lock()
 	worldSeq.n++
-	name := fmt.Sprintf("r%d%s", worldSeq.n, strings.ToLower(rand.Text()[:5]))
+	n := worldSeq.n
 	worldSeq.Unlock()
-	s := sim.New(sim.Options{Seed: uint64(len(name) + worldSeq.n)})
+	name := fmt.Sprintf("r%d%s", n, strings.ToLower(rand.Text()[:5]))
+	s := sim.New(sim.Options{Seed: uint64(len(name) + n)})
 	sf := awstest.NewStepFunctions(t)
 	env := awstest.NewEnv(sf.Endpoint, local.Account)
 	root := awstest.RepoRoot(t)
