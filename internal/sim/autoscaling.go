@@ -57,6 +57,15 @@ type asGroup struct {
 	reconcile           *timer
 	reconcileAt         time.Time
 	healthCheck         *timer
+	// zonalShift and ignoreImpaired are the group's
+	// AvailabilityZoneImpairmentPolicy: zonal shift enabled, and whether
+	// unhealthy instances in a shifted zone are left alone
+	// (IgnoreUnhealthy) rather than replaced (ReplaceUnhealthy).
+	zonalShift     bool
+	ignoreImpaired bool
+	// shifted are the zones an active zonal shift moves the group away
+	// from.
+	shifted map[string]bool
 }
 
 type asgTag struct {
@@ -94,6 +103,57 @@ var scalingProcesses = []string{"Launch", "Terminate", "AddToLoadBalancer", "Ala
 func (g *asGroup) suspendedProcess(name string) bool {
 	_, ok := g.suspended[name]
 	return ok
+}
+
+// impairmentPolicy reads an AvailabilityZoneImpairmentPolicy into the
+// group. ImpairedZoneHealthCheckBehavior is required with zonal shift
+// enabled.
+//
+// https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_AvailabilityZoneImpairmentPolicy.html
+func (g *asGroup) impairmentPolicy(p *types.AvailabilityZoneImpairmentPolicy) error {
+	if p == nil {
+		return nil
+	}
+	behavior := p.ImpairedZoneHealthCheckBehavior
+	switch {
+	case behavior != "" && behavior != types.ImpairedZoneHealthCheckBehaviorReplaceUnhealthy && behavior != types.ImpairedZoneHealthCheckBehaviorIgnoreUnhealthy:
+		return validationError("ImpairedZoneHealthCheckBehavior %s is not one of ReplaceUnhealthy, IgnoreUnhealthy", behavior)
+	case aws.ToBool(p.ZonalShiftEnabled) && behavior == "":
+		return validationError("ImpairedZoneHealthCheckBehavior is required when zonal shift is enabled")
+	}
+	if p.ZonalShiftEnabled != nil {
+		g.zonalShift = *p.ZonalShiftEnabled
+	}
+	if behavior != "" {
+		g.ignoreImpaired = behavior == types.ImpairedZoneHealthCheckBehaviorIgnoreUnhealthy
+	}
+	return nil
+}
+
+// impairmentOut is the group's policy as DescribeAutoScalingGroups reports
+// it.
+func (g *asGroup) impairmentOut() *types.AvailabilityZoneImpairmentPolicy {
+	behavior := types.ImpairedZoneHealthCheckBehaviorReplaceUnhealthy
+	if g.ignoreImpaired {
+		behavior = types.ImpairedZoneHealthCheckBehaviorIgnoreUnhealthy
+	}
+	return &types.AvailabilityZoneImpairmentPolicy{ZonalShiftEnabled: aws.Bool(g.zonalShift), ImpairedZoneHealthCheckBehavior: behavior}
+}
+
+// asgShift moves the group away from a zone while a zonal shift is active,
+// or back when it ends. While it is active the group treats the zone as
+// impaired: it launches no instance there, balances its zones without it
+// and, with IgnoreUnhealthy, leaves unhealthy instances there alone; when
+// it ends the group rebalances into the zone again.
+//
+// https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-zonal-shift.html
+func (s *Sim) asgShift(g *asGroup, zone string, away bool) {
+	if away {
+		g.shifted[zone] = true
+	} else {
+		delete(g.shifted, zone)
+	}
+	s.asgKick(g, s.timings.ScalingReaction)
 }
 
 // zones returns the group's zones in name order.

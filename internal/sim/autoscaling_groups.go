@@ -136,7 +136,10 @@ func (s *Sim) createAutoScalingGroup(in *autoscaling.CreateAutoScalingGroupInput
 		healthCheckType: healthType, grace: aws.ToInt32(in.HealthCheckGracePeriod), cooldown: cooldown,
 		protectNew: aws.ToBool(in.NewInstancesProtectedFromScaleIn), capacityRebalance: aws.ToBool(in.CapacityRebalance),
 		terminationPolicies: in.TerminationPolicies, targetGroups: append([]string(nil), in.TargetGroupARNs...),
-		hooks: hooks, tags: tags, suspended: map[string]string{}, instances: map[string]*asgInstance{},
+		hooks: hooks, tags: tags, suspended: map[string]string{}, instances: map[string]*asgInstance{}, shifted: map[string]bool{},
+	}
+	if err := g.impairmentPolicy(in.AvailabilityZoneImpairmentPolicy); err != nil {
+		return nil, err
 	}
 	if len(g.terminationPolicies) == 0 {
 		g.terminationPolicies = []string{"Default"}
@@ -183,6 +186,10 @@ func (s *Sim) updateAutoScalingGroup(in *autoscaling.UpdateAutoScalingGroupInput
 			return nil, err
 		}
 	}
+	policy := *g
+	if err := policy.impairmentPolicy(in.AvailabilityZoneImpairmentPolicy); err != nil {
+		return nil, err
+	}
 	if in.HealthCheckType != nil {
 		if !slices.Contains([]string{"EC2", "ELB", "VPC_LATTICE", "EBS"}, *in.HealthCheckType) {
 			return nil, validationError("Health check type %s is not a valid type. Valid types are EC2, ELB, VPC_LATTICE or EBS.", *in.HealthCheckType)
@@ -208,6 +215,7 @@ func (s *Sim) updateAutoScalingGroup(in *autoscaling.UpdateAutoScalingGroupInput
 	if in.CapacityRebalance != nil {
 		g.capacityRebalance = *in.CapacityRebalance
 	}
+	g.zonalShift, g.ignoreImpaired = policy.zonalShift, policy.ignoreImpaired
 	if len(in.TerminationPolicies) > 0 {
 		g.terminationPolicies = in.TerminationPolicies
 	}
@@ -345,6 +353,7 @@ func (s *Sim) groupOut(g *asGroup) types.AutoScalingGroup {
 		LoadBalancerNames: []string{}, EnabledMetrics: []types.EnabledMetric{}, SuspendedProcesses: []types.SuspendedProcess{},
 		ServiceLinkedRoleARN: aws.String("arn:aws:iam::" + s.account + ":role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"),
 		Instances:            []types.Instance{}, Tags: s.groupTags(g), TrafficSources: []types.TrafficSourceIdentifier{},
+		AvailabilityZoneImpairmentPolicy: g.impairmentOut(),
 	}
 	// The launch template is reported the way it was given, plus the
 	// template's other identifier, as AWS fills both in.

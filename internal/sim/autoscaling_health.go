@@ -61,7 +61,7 @@ func (s *Sim) asgCheckHealth(g *asGroup) {
 			// An instance that is gone is unhealthy whatever its group
 			// state, even while a launch hook holds it.
 			reason = "an instance was taken out of service in response to an EC2 health check indicating it has been terminated or stopped."
-		case ai.awaitingReplacement:
+		case ai.awaitingReplacement || g.ignoresUnhealthy(ai):
 			continue
 		case inst.impairedBy == impairedByZone && !s.inGrace(g, ai):
 			// An instance that failed with its zone is replaced first: "If

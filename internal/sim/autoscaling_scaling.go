@@ -32,7 +32,7 @@ func (s *Sim) asgReconcile(g *asGroup) {
 	}
 	if !g.suspendedProcess("ReplaceUnhealthy") {
 		for _, ai := range g.activeInstances() {
-			if ai.health == "Unhealthy" && ai.state == types.LifecycleStateInService && !ai.awaitingReplacement {
+			if ai.health == "Unhealthy" && ai.state == types.LifecycleStateInService && !ai.awaitingReplacement && !g.ignoresUnhealthy(ai) {
 				s.asgBeginTerminate(g, ai, s.causef("an instance was taken out of service in response to a user health-check."))
 			}
 		}
@@ -69,6 +69,13 @@ func (s *Sim) asgReconcile(g *asGroup) {
 	}
 }
 
+// ignoresUnhealthy reports whether the group leaves an unhealthy instance
+// alone: it is in a zone the group is shifted away from, and the group's
+// impairment policy is IgnoreUnhealthy.
+func (g *asGroup) ignoresUnhealthy(ai *asgInstance) bool {
+	return g.ignoreImpaired && g.shifted[ai.az]
+}
+
 // asgRetireReplaced terminates the unhealthy instances of an impaired zone
 // once the group has its desired capacity in service without them.
 func (s *Sim) asgRetireReplaced(g *asGroup, capacity []*asgInstance) {
@@ -103,11 +110,12 @@ func (s *Sim) zoneCounts(g *asGroup) map[string]int {
 }
 
 // launchSubnet picks where the next instance goes: the zone with the fewest
-// active instances, skipping zones that refused a launch in this pass.
+// active instances, skipping zones that refused a launch in this pass and
+// zones a zonal shift moves the group away from.
 func (s *Sim) launchSubnet(g *asGroup, counts map[string]int, skip map[string]bool, only string) *subnet {
 	var best *subnet
 	for _, z := range s.groupZones(g) {
-		if skip[z] || (only != "" && z != only) {
+		if skip[z] || g.shifted[z] || (only != "" && z != only) {
 			continue
 		}
 		for _, id := range g.subnetIDs {
@@ -348,8 +356,9 @@ func sortedKeys(m map[string]bool) []string {
 }
 
 // asgRebalance restores an even spread across zones after an imbalance (an
-// outage, say): it launches one instance in the emptiest zone, and the next
-// pass terminates one from the fullest. It may exceed the maximum size by 10%
+// outage, or a zonal shift that ended, say): it launches one instance in
+// the emptiest zone, and the next pass terminates one from the fullest. A
+// zone a zonal shift moves the group away from takes no part. It may exceed the maximum size by 10%
 // (at least one instance) while doing so, as AWS allows.
 func (s *Sim) asgRebalance(g *asGroup) {
 	for _, ai := range g.instances {
@@ -358,7 +367,12 @@ func (s *Sim) asgRebalance(g *asGroup) {
 		}
 	}
 	counts := s.zoneCounts(g)
-	zones := s.groupZones(g)
+	var zones []string
+	for _, z := range s.groupZones(g) {
+		if !g.shifted[z] {
+			zones = append(zones, z)
+		}
+	}
 	if len(zones) < 2 {
 		return
 	}

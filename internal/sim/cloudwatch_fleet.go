@@ -121,7 +121,7 @@ func (s *Sim) publishLBMetrics(lb *loadBalancer, ts time.Time, svcCPU map[*ecsSe
 	}
 	requests := lb.rps * metricsInterval.Seconds()
 	var elb502, elb503, elb504, target5xx, latencySum, served float64
-	byZone := map[string]float64{}
+	byZone, elb5xxByZone := map[string]float64{}, map[string]float64{}
 	for _, tg := range sortedBySeq(s.elb.targetGroups, func(tg *targetGroup) uint64 { return tg.seq }) {
 		if !containsString(s.tgLoadBalancers(tg), lb.arn) {
 			continue
@@ -129,7 +129,7 @@ func (s *Sim) publishLBMetrics(lb *loadBalancer, ts time.Time, svcCPU map[*ecsSe
 		tg.requests = map[string]float64{}
 		tgDim := "targetgroup/" + tg.name + "/" + lastSegment(tg.arn)
 		healthyByZone, unhealthyByZone := map[string]int{}, map[string]int{}
-		var routable, all []*target
+		var routable, unshifted, all []*target
 		for _, t := range sortedBySeq(tg.targets, func(t *target) uint64 { return t.seq }) {
 			st, _, _ := s.effectiveHealth(tg, t)
 			switch st {
@@ -141,8 +141,11 @@ func (s *Sim) publishLBMetrics(lb *loadBalancer, ts time.Time, svcCPU map[*ecsSe
 			case elbtypes.TargetHealthStateEnumUnhealthy:
 				unhealthyByZone[t.az]++
 			}
-			if st != elbtypes.TargetHealthStateEnumDraining && st != elbtypes.TargetHealthStateEnumUnused && !lb.shiftedOff[t.az] {
+			if st != elbtypes.TargetHealthStateEnumDraining && st != elbtypes.TargetHealthStateEnumUnused {
 				all = append(all, t)
+				if !lb.shiftedOff[t.az] {
+					unshifted = append(unshifted, t)
+				}
 			}
 		}
 		var healthy, unhealthy int
@@ -164,7 +167,16 @@ func (s *Sim) publishLBMetrics(lb *loadBalancer, ts time.Time, svcCPU map[*ecsSe
 			continue
 		}
 		if len(routable) == 0 {
-			routable = all
+			// Fail open: with no healthy target the group routes to all of
+			// them, and a zonal shift has no effect then ("When a Network
+			// Load Balancer or Application Load Balancer is in a fail open
+			// state, a zonal shift will have no effect",
+			// arc-zonal-shift.resource-types.html). With healthy targets
+			// only in a shifted zone, the others take the traffic.
+			routable = unshifted
+			if len(healthyByZone) == 0 {
+				routable = all
+			}
 		}
 		if len(routable) == 0 {
 			elb503 += share
@@ -172,6 +184,7 @@ func (s *Sim) publishLBMetrics(lb *loadBalancer, ts time.Time, svcCPU map[*ecsSe
 		}
 		per := share / float64(len(routable))
 		var tg5xx float64
+		tg5xxByZone := map[string]float64{}
 		for _, t := range routable {
 			byZone[t.az] += per
 			tg.requests[t.id] += per
@@ -179,12 +192,16 @@ func (s *Sim) publishLBMetrics(lb *loadBalancer, ts time.Time, svcCPU map[*ecsSe
 			switch a {
 			case answerError:
 				tg5xx += per
+				tg5xxByZone[t.az] += per
 			case answerRefused:
 				elb502 += per
+				elb5xxByZone[t.az] += per
 			case answerTimeout:
 				elb504 += per
+				elb5xxByZone[t.az] += per
 			default:
 				elb504 += per * flaky
+				elb5xxByZone[t.az] += per * flaky
 				ok := per * (1 - flaky)
 				latencySum += ok * (s.targetLatency(t, svcCPU) + extra.Seconds())
 				served += ok
@@ -194,6 +211,11 @@ func (s *Sim) publishLBMetrics(lb *loadBalancer, ts time.Time, svcCPU map[*ecsSe
 		s.putValue("AWS/ApplicationELB", "RequestCount", d, ts, share)
 		if tg5xx > 0 {
 			s.putValue("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", d, ts, tg5xx)
+		}
+		for _, z := range zones {
+			if v := tg5xxByZone[z]; v > 0 {
+				s.putValue("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", dims("AvailabilityZone", z, "LoadBalancer", lbDim, "TargetGroup", tgDim), ts, v)
+			}
 		}
 	}
 	d := dims("LoadBalancer", lbDim)
@@ -214,6 +236,15 @@ func (s *Sim) publishLBMetrics(lb *loadBalancer, ts time.Time, svcCPU map[*ecsSe
 	} {
 		if m.v > 0 {
 			s.putValue("AWS/ApplicationELB", m.name, d, ts, m.v)
+		}
+	}
+	// The 5xx counts per zone are those of the requests the zone's
+	// targets received, as AWS reports HTTPCode_ELB_5XX_Count by
+	// AvailabilityZone and LoadBalancer and the target metrics by
+	// AvailabilityZone, LoadBalancer and TargetGroup.
+	for _, z := range zones {
+		if v := elb5xxByZone[z]; v > 0 {
+			s.putValue("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", dims("AvailabilityZone", z, "LoadBalancer", lbDim), ts, v)
 		}
 	}
 	if served > 0 {

@@ -275,11 +275,50 @@
 
 // FailImage makes an image's tasks fail to pull, exit after starting, fail
 // their health checks or ignore SIGTERM. SetServiceLoad and SetTraffic drive
-// the metrics; StartZonalShift and EndZonalShift move a load balancer's
-// traffic away from a zone. "ECS Container Instance State Change" events
+// the metrics. "ECS Container Instance State Change" events
 // come on registration, status and agent connection changes, not on each
 // task placement; like the documented example they name attributes without
 // their values.
+//
+// # Zonal shift
+//
+// ARC zonal shift (arczonalshift.go) serves StartZonalShift,
+// UpdateZonalShift, CancelZonalShift, ListZonalShifts and
+// GetManagedResource for the managed resources the simulator has: an
+// Application Load Balancer that is active with its
+// zonal_shift.config.enabled attribute true, and an Auto Scaling group
+// whose AvailabilityZoneImpairmentPolicy enables zonal shift (which
+// requires its ImpairedZoneHealthCheckBehavior). A shift names the zone by
+// its ID (use1-az1, as ZoneID gives it), expires in a whole number of
+// minutes or hours up to 72 hours, can be updated (a new comment, a new
+// expiry from now) and cancelled while ACTIVE, and ends EXPIRED at its
+// expiry on the virtual clock. A resource has one active shift: another
+// from the same zone is ZonalShiftAlreadyExists, one from another zone
+// SimultaneousZonalShiftsConflict; an unknown or unmanaged resource or
+// shift is ResourceNotFoundException; a bad expiry, zone or identifier is a
+// ValidationException with its reason (API_StartZonalShift.html and the
+// pages of the other operations). What a shift does:
+//
+//   - a load balancer sends the zone's targets no requests; they keep their
+//     health checks and report the AdministrativeOverride zonal_shift_active
+//     (zonal_shift_delegated_to_dns when their target group turns cross-zone
+//     load balancing off), every other target no_override
+//     (zonal-shift.html, API_AdministrativeOverride.html). A group with no
+//     healthy target fails open over all its targets, the shifted zone's
+//     too: "When a Network Load Balancer or Application Load Balancer is in
+//     a fail open state, a zonal shift will have no effect"
+//     (arc-zonal-shift.resource-types.html);
+//   - a group treats the zone as impaired (ec2-auto-scaling-zonal-shift.html):
+//     it launches no instance there, balances its zones without it, and
+//     with IgnoreUnhealthy leaves its unhealthy instances there alone; once
+//     the shift ends it rebalances into the zone, launching before it
+//     terminates.
+//
+// The load balancer also reports HTTPCode_ELB_5XX_Count per
+// AvailabilityZone and LoadBalancer, and HTTPCode_Target_5XX_Count per
+// AvailabilityZone, LoadBalancer and TargetGroup, as CloudWatch does
+// (load-balancer-cloudwatch-metrics.html): the errors of the requests each
+// zone's targets received.
 //
 // Where AWS documents no figure, the simulator picks one and says so: the
 // bake time of an alarm-watched deployment is the longest period × evaluation
@@ -291,7 +330,10 @@
 // impaired starts after 3 failed tasks in a row; containers that handle
 // SIGTERM exit in 2 s; a gray failure's fraction applies to each health check
 // at random (from the seed) and to the requests in proportion, and its
-// latency is added to every response.
+// latency is added to every response; an ended zonal shift stays listed for
+// a day; when the only healthy targets of a group are in a shifted zone,
+// the group routes to its other targets; the AdministrativeOverride
+// descriptions are the simulator's own.
 //
 // Differences from moto in these services, checked by the parity suite; in
 // each the simulator does what AWS does:
@@ -317,6 +359,10 @@
 //   - moto 5.2.1 does not serve the RPC v2 CBOR protocol that the SDK's
 //     CloudWatch client uses by default; the project's clients and the parity
 //     suite speak awsQuery, and the simulator answers either.
+//   - AWS lists an ALB's zonal_shift.config.enabled attribute, false until
+//     enabled; moto lists it only once set. moto ignores a group's
+//     AvailabilityZoneImpairmentPolicy and does not serve ARC zonal shift at
+//     all, so the parity suite compares the attributes only.
 //   - ECR digests are the SHA-256 of the manifest, as registries compute
 //     them; moto derives them from the layers. Both are sha256 digests, which
 //     is what the parity suite compares.

@@ -285,56 +285,6 @@ func (s *Sim) modifyLoadBalancerAttributes(in *elb.ModifyLoadBalancerAttributesI
 	return &elb.ModifyLoadBalancerAttributesOutput{Attributes: attrsOut(lb.attrs)}, nil
 }
 
-// StartZonalShift shifts a load balancer's traffic away from a zone, as an
-// Amazon Application Recovery Controller zonal shift does: the zone's
-// targets keep their health but get no requests. The load balancer must
-// have zonal shift enabled (its zonal_shift.config.enabled attribute).
-func (s *Sim) StartZonalShift(loadBalancerArn, zoneName string) error {
-	return s.lockedRun(func() error {
-		lb, err := s.findLB(loadBalancerArn)
-		if err != nil {
-			return fmt.Errorf("starting zonal shift of %s: %w", loadBalancerArn, err)
-		}
-		if lb.attrs["zonal_shift.config.enabled"] != "true" {
-			return fmt.Errorf("starting zonal shift of %s: %w", loadBalancerArn, elbValidation("zonal shift is not enabled for the load balancer"))
-		}
-		if !containsString(s.lbZones(lb), zoneName) {
-			return fmt.Errorf("starting zonal shift of %s: %w", loadBalancerArn, elbValidation("the load balancer is not in zone %s", zoneName))
-		}
-		lb.shiftedOff[zoneName] = true
-		return nil
-	})
-}
-
-// EndZonalShift returns a load balancer's traffic to a zone.
-func (s *Sim) EndZonalShift(loadBalancerArn, zoneName string) error {
-	return s.lockedRun(func() error {
-		lb, err := s.findLB(loadBalancerArn)
-		if err != nil {
-			return fmt.Errorf("ending zonal shift of %s: %w", loadBalancerArn, err)
-		}
-		delete(lb.shiftedOff, zoneName)
-		return nil
-	})
-}
-
-// ZonalShifts returns the zones a load balancer's traffic is shifted away
-// from, sorted.
-func (s *Sim) ZonalShifts(loadBalancerArn string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	lb, ok := s.elb.lbs[loadBalancerArn]
-	if !ok {
-		return nil
-	}
-	var out []string
-	for z := range lb.shiftedOff {
-		out = append(out, z)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // SetTraffic sets the requests per second a load balancer receives; the
 // simulator spreads them over healthy targets and reports them in
 // CloudWatch.

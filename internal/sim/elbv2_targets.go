@@ -586,7 +586,7 @@ func (s *Sim) describeTargetHealth(in *elb.DescribeTargetHealthInput) (*elb.Desc
 		}
 		return types.TargetHealthDescription{
 			Target:          &types.TargetDescription{Id: aws.String(t.id), Port: aws.Int32(t.port), AvailabilityZone: aws.String(t.az)},
-			HealthCheckPort: aws.String(hcPort), TargetHealth: th,
+			HealthCheckPort: aws.String(hcPort), TargetHealth: th, AdministrativeOverride: s.administrativeOverride(tg, t),
 		}
 	}
 	if len(in.Targets) > 0 {
@@ -611,4 +611,31 @@ func (s *Sim) describeTargetHealth(in *elb.DescribeTargetHealthInput) (*elb.Desc
 		out.TargetHealthDescriptions = append(out.TargetHealthDescriptions, desc(t))
 	}
 	return out, nil
+}
+
+// administrativeOverride is a target's override state: while a zonal shift
+// of its load balancer is active in the target's zone, the target takes no
+// new traffic from the load balancer, whatever its health. With cross-zone
+// load balancing on (the target group's default, the load balancer's
+// setting, which an Application Load Balancer always has on) the load
+// balancer stops routing to it (zonal_shift_active); with it off, each node
+// routes only within its zone and the shift works by taking the zone's
+// node out of DNS (zonal_shift_delegated_to_dns). The descriptions are the
+// simulator's own.
+//
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/zonal-shift.html
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_AdministrativeOverride.html
+func (s *Sim) administrativeOverride(tg *targetGroup, t *target) *types.AdministrativeOverride {
+	for _, arn := range s.tgLoadBalancers(tg) {
+		if lb, ok := s.elb.lbs[arn]; ok && lb.shiftedOff[t.az] {
+			if tg.attrs["load_balancing.cross_zone.enabled"] == "false" {
+				return &types.AdministrativeOverride{State: types.TargetAdministrativeOverrideStateEnumZonalShiftDelegatedToDns,
+					Reason: types.TargetAdministrativeOverrideReasonEnumZonalShiftDelegatedToDns, Description: aws.String("The zonal shift of the target's Availability Zone works through DNS: cross-zone load balancing is off")}
+			}
+			return &types.AdministrativeOverride{State: types.TargetAdministrativeOverrideStateEnumZonalShiftActive,
+				Reason: types.TargetAdministrativeOverrideReasonEnumZonalShiftEngaged, Description: aws.String("A zonal shift is active in the target's Availability Zone")}
+		}
+	}
+	return &types.AdministrativeOverride{State: types.TargetAdministrativeOverrideStateEnumNoOverride,
+		Reason: types.TargetAdministrativeOverrideReasonEnumNoOverrideEngaged, Description: aws.String("No override is active on the target")}
 }

@@ -152,57 +152,6 @@ func TestTargetsOutsideTheLoadBalancersZonesAreUnused(t *testing.T) {
 	}
 }
 
-func TestZonalShiftMovesTrafficAway(t *testing.T) {
-	f := newFleet(t, fleetOpts{seed: 24, instances: 4})
-	f.createService(t, serviceOpts{name: "web", desired: 4, minHealthy: 100, max: 200})
-	f.waitSteady(t, "web", 10*time.Minute)
-	if err := f.sim.StartZonalShift(f.lb, f.net.zones[0]); err == nil {
-		t.Fatal("zonal shift started on a load balancer without zonal shift enabled")
-	}
-	ctx := context.Background()
-	if _, err := f.elb.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{
-		LoadBalancerArn: aws.String(f.lb), Attributes: []elbtypes.LoadBalancerAttribute{{Key: aws.String("zonal_shift.config.enabled"), Value: aws.String("true")}},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.sim.SetTraffic(f.lb, 100); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.sim.StartZonalShift(f.lb, f.net.zones[0]); err != nil {
-		t.Fatal(err)
-	}
-	if got := f.sim.ZonalShifts(f.lb); len(got) != 1 || got[0] != f.net.zones[0] {
-		t.Fatalf("zonal shifts %v", got)
-	}
-	f.sim.Advance(3 * time.Minute)
-	// Targets keep their health; only traffic moves.
-	if n := f.healthyTargets(t, f.tg); n != 4 {
-		t.Fatalf("%d healthy targets during the shift, want 4", n)
-	}
-	lbDim := f.lb[strings.Index(f.lb, ":loadbalancer/")+len(":loadbalancer/"):]
-	perZone := map[string]float64{}
-	for _, z := range f.net.zones {
-		out, err := f.cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{
-			Namespace: aws.String("AWS/ApplicationELB"), MetricName: aws.String("RequestCount"), Statistics: []cwtypes.Statistic{cwtypes.StatisticSum},
-			Dimensions: []cwtypes.Dimension{{Name: aws.String("AvailabilityZone"), Value: aws.String(z)}, {Name: aws.String("LoadBalancer"), Value: aws.String(lbDim)}},
-			StartTime:  aws.Time(f.sim.Now().Add(-time.Minute)), EndTime: aws.Time(f.sim.Now()), Period: aws.Int32(60),
-		})
-		if err != nil || len(out.Datapoints) != 1 {
-			t.Fatalf("GetMetricStatistics %s: %v, %d datapoints", z, err, len(out.Datapoints))
-		}
-		perZone[z] = aws.ToFloat64(out.Datapoints[0].Sum)
-	}
-	if perZone[f.net.zones[0]] != 0 || perZone[f.net.zones[1]] != 6000 {
-		t.Fatalf("requests per zone during the shift %v, want all 6000 in %s", perZone, f.net.zones[1])
-	}
-	if err := f.sim.EndZonalShift(f.lb, f.net.zones[0]); err != nil {
-		t.Fatal(err)
-	}
-	if got := f.sim.ZonalShifts(f.lb); len(got) != 0 {
-		t.Fatalf("zonal shifts %v after ending it", got)
-	}
-}
-
 func TestWeightedForwardSplitsRequests(t *testing.T) {
 	f := newFleet(t, fleetOpts{seed: 25, instances: 2})
 	tg, _, _ := registerInstanceTarget(t, f)

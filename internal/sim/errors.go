@@ -37,6 +37,10 @@ func statusOf(code string) int {
 		return http.StatusInternalServerError
 	case code == "DryRunOperation":
 		return http.StatusPreconditionFailed
+	case code == "ConflictException":
+		return http.StatusConflict
+	case code == "ResourceNotFoundException":
+		return http.StatusNotFound
 	}
 	return http.StatusBadRequest
 }

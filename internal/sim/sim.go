@@ -127,6 +127,7 @@ type Sim struct {
 	elb *elbState
 	cw  *cwState
 	aas *aasState
+	arc *arcState
 	ecr *ecrState
 
 	instanceObservers []func(inst *instance, prevState string)

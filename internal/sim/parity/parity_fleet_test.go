@@ -31,6 +31,7 @@ var fleetKnown = map[string]string{
 	"ecs.service.min-healthy":                       "AWS echoes the service's deployment configuration; moto leaves it out",
 	"ecs.service.max-percent":                       "AWS echoes the service's deployment configuration; moto leaves it out",
 	"elb.lb.attribute.idle_timeout.timeout_seconds": "AWS reports the ALB's idle timeout attribute (60 s); moto does not list it",
+	"elb.lb.attribute.zonal_shift.config.enabled":   "AWS lists an ALB's zonal_shift.config.enabled attribute, false until enabled; moto lists it only once it is set",
 	"elb.lb.create-one-subnet":                      "AWS requires an ALB's subnets to span two zones (ValidationError); moto creates it",
 	"elb.lb.scheme":                                 "AWS reports the default scheme internet-facing; moto leaves it out",
 	"elb.listener.create-duplicate":                 "AWS refuses a second listener on a port (DuplicateListener); moto accepts it",
@@ -299,11 +300,19 @@ func TestELBv2Parity(t *testing.T) {
 		o.code("elb.tg.attributes", err)
 		if err == nil {
 			for _, a := range attrs.Attributes {
-				if aws.ToString(a.Key) == "deregistration_delay.timeout_seconds" {
+				switch aws.ToString(a.Key) {
+				case "deregistration_delay.timeout_seconds":
 					o.set("elb.tg.deregistration-delay", aws.ToString(a.Value))
+				case "load_balancing.cross_zone.enabled":
+					o.set("elb.tg.cross-zone", aws.ToString(a.Value))
 				}
 			}
 		}
+		// Cross-zone load balancing on, as the build sets it for zonal
+		// shift.
+		_, err = c.ModifyTargetGroupAttributes(ctx, &elb.ModifyTargetGroupAttributesInput{TargetGroupArn: aws.String(tgArn),
+			Attributes: []elbtypes.TargetGroupAttribute{{Key: aws.String("load_balancing.cross_zone.enabled"), Value: aws.String("true")}}})
+		o.code("elb.tg.cross-zone.modify", err)
 		ln, err := c.CreateListener(ctx, &elb.CreateListenerInput{
 			LoadBalancerArn: aws.String(lbArn), Port: aws.Int32(80), Protocol: elbtypes.ProtocolEnumHttp,
 			DefaultActions: []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(tgArn)}},
@@ -347,8 +356,18 @@ func TestELBv2Parity(t *testing.T) {
 		o.code("elb.lb.attributes", err)
 		if err == nil {
 			for _, a := range la.Attributes {
-				if aws.ToString(a.Key) == "deletion_protection.enabled" || aws.ToString(a.Key) == "idle_timeout.timeout_seconds" {
-					o.set("elb.lb.attribute."+aws.ToString(a.Key), aws.ToString(a.Value))
+				if k := aws.ToString(a.Key); k == "deletion_protection.enabled" || k == "idle_timeout.timeout_seconds" || k == "zonal_shift.config.enabled" {
+					o.set("elb.lb.attribute."+k, aws.ToString(a.Value))
+				}
+			}
+		}
+		_, err = c.ModifyLoadBalancerAttributes(ctx, &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: aws.String(lbArn),
+			Attributes: []elbtypes.LoadBalancerAttribute{{Key: aws.String("zonal_shift.config.enabled"), Value: aws.String("true")}}})
+		o.code("elb.lb.zonal-shift.enable", err)
+		if la, err := c.DescribeLoadBalancerAttributes(ctx, &elb.DescribeLoadBalancerAttributesInput{LoadBalancerArn: aws.String(lbArn)}); err == nil {
+			for _, a := range la.Attributes {
+				if aws.ToString(a.Key) == "zonal_shift.config.enabled" {
+					o.set("elb.lb.zonal-shift.enabled", aws.ToString(a.Value))
 				}
 			}
 		}

@@ -39,6 +39,7 @@ var known = map[string]string{
 	"asg.create-duplicate":       "AWS refuses a second group of the same name with AlreadyExists; moto accepts it",
 	"asg.set-desired-above-max":  "AWS refuses a desired capacity above the maximum with ValidationError; moto accepts it",
 	"asg.complete-unknown-token": "AWS answers an unknown lifecycle action token with ValidationError; moto fails with a malformed 500 response",
+	"asg.zonal-shift":            "AWS keeps and reports a group's AvailabilityZoneImpairmentPolicy; moto ignores it and reports none",
 	"vpc.dhcp-options":           "AWS associates every new VPC with a dopt- DHCP options set; moto reports the ID \"default\"",
 	"nat.create.state":           "a NAT gateway is pending for a minute or two on AWS; moto makes it available at once",
 	"nat.connectivity":           "AWS reports ConnectivityType public by default; moto leaves it out",
@@ -566,6 +567,9 @@ func TestAutoScalingParity(t *testing.T) {
 				AutoScalingGroupName: aws.String(name), MinSize: aws.Int32(0), MaxSize: aws.Int32(6), DesiredCapacity: aws.Int32(4),
 				VPCZoneIdentifier: aws.String(strings.Join(n.subnets, ",")), LaunchTemplate: spec,
 				Tags: []astypes.Tag{{Key: aws.String("ecsplane:stack"), Value: aws.String("parity"), PropagateAtLaunch: aws.Bool(true)}},
+				AvailabilityZoneImpairmentPolicy: &astypes.AvailabilityZoneImpairmentPolicy{
+					ZonalShiftEnabled: aws.Bool(true), ImpairedZoneHealthCheckBehavior: astypes.ImpairedZoneHealthCheckBehaviorReplaceUnhealthy,
+				},
 			})
 			return err
 		}
@@ -585,6 +589,11 @@ func TestAutoScalingParity(t *testing.T) {
 			o.set("asg.cooldown", aws.ToInt32(g.DefaultCooldown))
 			o.set("asg.launch-template.id", aws.ToString(g.LaunchTemplate.LaunchTemplateId) == aws.ToString(lt.LaunchTemplate.LaunchTemplateId))
 			o.set("asg.launch-template.version", aws.ToString(g.LaunchTemplate.Version))
+			if p := g.AvailabilityZoneImpairmentPolicy; p != nil {
+				o.set("asg.zonal-shift", fmt.Sprint(aws.ToBool(p.ZonalShiftEnabled), " ", p.ImpairedZoneHealthCheckBehavior))
+			} else {
+				o.set("asg.zonal-shift", "absent")
+			}
 			o.set("asg.tags", len(g.Tags))
 			o.set("asg.instances", len(g.Instances))
 			perZone := map[string]int{}
