@@ -107,7 +107,7 @@ func TestPlanOnEmptyAccountListsEverything(t *testing.T) {
 		"ec2:security-group": 3, "ec2:security-group-rule": 6,
 		"ecs:cluster": 1, "ecs:cluster-capacity-providers": 1, "ec2:launch-template": 1, "autoscaling:group": 1, "ecs:capacity-provider": 1,
 		"elbv2:load-balancer": 1, "elbv2:target-group": 1, "elbv2:listener": 1,
-		"logs:log-group": 1, "ecs:task-definition": 1, "cloudwatch:alarm": 6, "ecs:service": 1,
+		"logs:log-group": 1, "ecs:task-definition": 1, "cloudwatch:alarm": 11, "ecs:service": 1,
 		"application-autoscaling:scalable-target": 1, "application-autoscaling:scaling-policy": 2,
 	}
 	got := map[string]int{}

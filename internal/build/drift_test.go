@@ -80,10 +80,10 @@ func TestDestroyLeavesNothingTagged(t *testing.T) {
 	f := newFixture(t, "gone")
 	f.run(t, false)
 	ctx := context.Background()
-	// 31 with the VPC's default security group, which the stack tags, and
+	// 36 with the VPC's default security group, which the stack tags, and
 	// the containers' log group.
-	if before := tagged(t, f.sdk, f.spec); len(before) != 31 {
-		t.Fatalf("before destroy the lookup finds %d resources, want 31: %v", len(before), before)
+	if before := tagged(t, f.sdk, f.spec); len(before) != 36 {
+		t.Fatalf("before destroy the lookup finds %d resources, want 36: %v", len(before), before)
 	}
 	if err := build.DestroyAll(ctx, f.clients, stack.NewRun(f.spec, false, "destroy", nil), build.Sleep(10*time.Millisecond), 5); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -53,8 +54,9 @@ func (c *captured) middleware(st *middleware.Stack) error {
 func TestTopologyMatchesDesign(t *testing.T) {
 	f := newFixture(t, "topo")
 	createService := &captured{op: "CreateService"}
+	createGroup := &captured{op: "CreateAutoScalingGroup"}
 	cfg := f.env.Config.Copy()
-	cfg.APIOptions = append(cfg.APIOptions, createService.middleware)
+	cfg.APIOptions = append(cfg.APIOptions, createService.middleware, createGroup.middleware)
 	f.clients, f.sdk = build.NewClients(cfg, build.Options{Ledger: f.ledger}), newSDK(cfg)
 	l, _ := f.run(t, false)
 	ctx := context.Background()
@@ -253,9 +255,17 @@ func TestTopologyMatchesDesign(t *testing.T) {
 		t.Errorf("load balancer %s over %v, DNS %q; want internet-facing over %v", lb.Scheme, lbSubnets, l.Ingress.DNSName, l.Network.PublicSubnetIDs)
 	}
 	// Invalid header fields dropped; not a production stack, so no
-	// deletion protection; no access logs asked for.
-	if got := lbAttributes(t, c.ELB, l.Ingress.LoadBalancerARN); got[ingress.AttrDropInvalidHeaders] != "true" || got[ingress.AttrDeletionProtection] != "false" || got[ingress.AttrAccessLogs] != "false" {
+	// deletion protection; no access logs asked for; zonal shift enabled.
+	if got := lbAttributes(t, c.ELB, l.Ingress.LoadBalancerARN); got[ingress.AttrDropInvalidHeaders] != "true" || got[ingress.AttrDeletionProtection] != "false" || got[ingress.AttrAccessLogs] != "false" || got[ingress.AttrZonalShift] != "true" {
 		t.Errorf("load balancer attributes %v", got)
+	}
+	// moto ignores a group's impairment policy, so the group's zonal
+	// shift support is checked on the request the SDK sent.
+	if len(createGroup.inputs) != 1 {
+		t.Fatalf("%d CreateAutoScalingGroup calls, want 1", len(createGroup.inputs))
+	}
+	if p := createGroup.inputs[0].(*autoscaling.CreateAutoScalingGroupInput).AvailabilityZoneImpairmentPolicy; p == nil || !aws.ToBool(p.ZonalShiftEnabled) || p.ImpairedZoneHealthCheckBehavior != astypes.ImpairedZoneHealthCheckBehaviorReplaceUnhealthy {
+		t.Errorf("the group's impairment policy %+v, want zonal shift enabled, unhealthy instances replaced", p)
 	}
 	tgs, err := c.ELB.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{TargetGroupArns: []string{l.Ingress.TargetGroupARN}})
 	if err != nil {
@@ -305,8 +315,9 @@ func TestTopologyMatchesDesign(t *testing.T) {
 
 	// Alarms and target tracking on CPU and memory.
 	alarms, err := c.CloudWatch.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: l.Service.AlarmNames})
-	if err != nil || len(alarms.MetricAlarms) != 6 {
-		t.Errorf("%d alarms (%v), want 6", len(alarms.MetricAlarms), err)
+	// CPU, memory, the two deployment alarms, capacity, and three per zone.
+	if err != nil || len(alarms.MetricAlarms) != 11 {
+		t.Errorf("%d alarms (%v), want 11", len(alarms.MetricAlarms), err)
 	}
 	pols, err := c.AppAutoScaling.DescribeScalingPolicies(ctx, &aas.DescribeScalingPoliciesInput{ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceId: aws.String(service.ResourceID(spec))})
 	if err != nil {

@@ -15,6 +15,16 @@ import (
 	"github.com/ecsplane/ecsplane/internal/stack"
 )
 
+// ImpairmentPolicy registers the group with ARC zonal shift, so that
+// remediation can keep it from launching into an impaired zone; an
+// unhealthy instance is still replaced (ReplaceUnhealthy), into the zones
+// the shift leaves.
+//
+// https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-zonal-shift.html
+func ImpairmentPolicy() *astypes.AvailabilityZoneImpairmentPolicy {
+	return &astypes.AvailabilityZoneImpairmentPolicy{ZonalShiftEnabled: aws.Bool(true), ImpairedZoneHealthCheckBehavior: astypes.ImpairedZoneHealthCheckBehaviorReplaceUnhealthy}
+}
+
 func groupTags(spec stack.Spec) []astypes.Tag {
 	// ECS requires the AmazonECSManaged tag on a group that a capacity
 	// provider manages.
@@ -70,8 +80,9 @@ func reconcileGroup(ctx context.Context, api AutoScalingAPI, run *stack.Run, ltI
 					VPCZoneIdentifier: aws.String(zoneIDs), HealthCheckType: aws.String("EC2"), HealthCheckGracePeriod: aws.Int32(300),
 					// The hooks are part of the create, so the first
 					// instances already wait on them.
-					LifecycleHookSpecificationList: Hooks(spec),
-					Tags:                           groupTags(spec),
+					LifecycleHookSpecificationList:   Hooks(spec),
+					Tags:                             groupTags(spec),
+					AvailabilityZoneImpairmentPolicy: ImpairmentPolicy(),
 				})
 				return name, err
 			})
@@ -98,7 +109,7 @@ func reconcileGroup(ctx context.Context, api AutoScalingAPI, run *stack.Run, ltI
 				// exists.
 				_, err := api.UpdateAutoScalingGroup(ctx, &autoscaling.UpdateAutoScalingGroupInput{
 					AutoScalingGroupName: aws.String(name), LaunchTemplate: lt,
-					VPCZoneIdentifier: aws.String(zoneIDs),
+					VPCZoneIdentifier: aws.String(zoneIDs), AvailabilityZoneImpairmentPolicy: ImpairmentPolicy(),
 				})
 				return name, err
 			}); err != nil {
@@ -118,6 +129,11 @@ func groupDrift(spec stack.Spec, g *astypes.AutoScalingGroup, ltID string, subne
 	}
 	if g.LaunchTemplate == nil || aws.ToString(g.LaunchTemplate.LaunchTemplateId) != ltID || aws.ToString(g.LaunchTemplate.Version) != "$Default" {
 		d = append(d, "launch template, want "+ltID+" $Default")
+	}
+	// A description without the policy says nothing of it (moto keeps
+	// none); one that reports it shows whether it drifted.
+	if p, want := g.AvailabilityZoneImpairmentPolicy, ImpairmentPolicy(); p != nil && (aws.ToBool(p.ZonalShiftEnabled) != aws.ToBool(want.ZonalShiftEnabled) || p.ImpairedZoneHealthCheckBehavior != want.ImpairedZoneHealthCheckBehavior) {
+		d = append(d, fmt.Sprintf("zonal shift %v (%s), want on (%s)", aws.ToBool(p.ZonalShiftEnabled), p.ImpairedZoneHealthCheckBehavior, want.ImpairedZoneHealthCheckBehavior))
 	}
 	return d
 }

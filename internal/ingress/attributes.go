@@ -30,6 +30,17 @@ const (
 	AttrAccessLogs       = "access_logs.s3.enabled"
 	AttrAccessLogsBucket = "access_logs.s3.bucket"
 	AttrAccessLogsPrefix = "access_logs.s3.prefix"
+	// AttrZonalShift registers the load balancer with ARC zonal shift,
+	// which remediation uses to move traffic away from an impaired zone;
+	// "Zonal shift is disabled by default and must be enabled on each
+	// Application Load Balancer". Cross-zone load balancing stays on (an
+	// ALB cannot turn it off, and the target group keeps the load
+	// balancer's setting), so a shift also stops the other zones' nodes
+	// from routing to the shifted zone's targets.
+	//
+	// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-zonal-shift.html
+	// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/zonal-shift.html
+	AttrZonalShift = "zonal_shift.config.enabled"
 )
 
 // Attributes are the load balancer attributes the spec wants.
@@ -38,6 +49,7 @@ func Attributes(spec stack.Spec) map[string]string {
 		AttrDropInvalidHeaders: "true",
 		AttrDeletionProtection: strconv.FormatBool(spec.Production),
 		AttrAccessLogs:         "false",
+		AttrZonalShift:         "true",
 	}
 	if l := spec.Ingress.AccessLogs; l != nil {
 		a[AttrAccessLogs], a[AttrAccessLogsBucket], a[AttrAccessLogsPrefix] = "true", l.Bucket, l.Prefix

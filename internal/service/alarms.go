@@ -13,22 +13,36 @@ import (
 	"github.com/ecsplane/ecsplane/internal/stack"
 )
 
-// Alarm components. Per-zone unhealthy-host alarms end in the zone name, so
-// remediation can tell which zone is impaired.
+// Alarm components. The per-zone alarms (unhealthy hosts, the targets' and
+// the load balancer's 5xx in the zone) end in the zone's name, so
+// remediation can tell which zone is impaired; the stack-wide 5xx alarms
+// are the deployment alarms.
 const (
 	AlarmCPU       = "cpu-high"
 	AlarmMemory    = "memory-high"
 	AlarmTarget5xx = "target-5xx"
 	AlarmELB5xx    = "elb-5xx"
 	AlarmUnhealthy = "unhealthy-hosts"
+	// AlarmCapacity is tasks waiting for instances the capacity provider
+	// cannot get.
+	AlarmCapacity = "capacity"
 )
+
+// ZoneAlarms are the components of the alarms each zone has.
+var ZoneAlarms = []string{AlarmUnhealthy, AlarmTarget5xx, AlarmELB5xx}
 
 // AlarmName is the CloudWatch name of an alarm component.
 func AlarmName(spec stack.Spec, component string) string { return spec.ResourceName(component) }
 
+// ZoneAlarmName is the name of a zone's alarm of a component of
+// ZoneAlarms.
+func ZoneAlarmName(spec stack.Spec, component, az string) string {
+	return AlarmName(spec, component+"-"+az)
+}
+
 // UnhealthyAlarmName is the name of a zone's unhealthy-hosts alarm.
 func UnhealthyAlarmName(spec stack.Spec, az string) string {
-	return AlarmName(spec, AlarmUnhealthy+"-"+az)
+	return ZoneAlarmName(spec, AlarmUnhealthy, az)
 }
 
 // DeploymentAlarms are the alarms that roll a deployment back: 5xx answers,
@@ -61,8 +75,11 @@ func dims(kv ...string) []cwtypes.Dimension {
 	return d
 }
 
-// Alarms returns the desired alarms.
-func Alarms(spec stack.Spec, azs []string, lbARN, tgARN string) []*cloudwatch.PutMetricAlarmInput {
+// Alarms returns the desired alarms: the service's CPU and memory, the
+// deployment alarms, capacity, and each zone's. capacityProvider is the
+// cluster's capacity provider, whose reservation above 100 % means tasks
+// wait for instances.
+func Alarms(spec stack.Spec, azs []string, lbARN, tgARN, capacityProvider string) []*cloudwatch.PutMetricAlarmInput {
 	a := spec.Service.Alarms
 	n := aws.Int32(a.EvaluationPeriods)
 	alarm := func(component, desc, ns, metric string, stat cwtypes.Statistic, threshold float64, missing string, d []cwtypes.Dimension) *cloudwatch.PutMetricAlarmInput {
@@ -86,9 +103,26 @@ func Alarms(spec stack.Spec, azs []string, lbARN, tgARN string) []*cloudwatch.Pu
 		alarm(AlarmELB5xx, "the load balancer answers 5xx for requests it cannot deliver", "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", cwtypes.StatisticSum, a.Target5xx, "notBreaching",
 			dims("LoadBalancer", lb)),
 	}
+	// ECS managed scaling keeps CapacityProviderReservation at its target,
+	// 100 %: above it, tasks wait for instances the group has not
+	// launched, for EvaluationPeriods minutes.
+	//
+	// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/cluster-auto-scaling.html
+	capacity := alarm(AlarmCapacity, "tasks wait for instances the capacity provider has not launched", "AWS/ECS/ManagedScaling", "CapacityProviderReservation", cwtypes.StatisticMaximum, 100, "notBreaching",
+		dims("CapacityProviderName", capacityProvider, "ClusterName", ClusterName(spec)))
+	capacity.ComparisonOperator = cwtypes.ComparisonOperatorGreaterThanThreshold
+	out = append(out, capacity)
+	// Each zone's targets and the load balancer's errors for the requests
+	// it sent the zone, reported per AvailabilityZone
+	// (load-balancer-cloudwatch-metrics.html).
 	for _, az := range azs {
-		out = append(out, alarm(AlarmUnhealthy+"-"+az, "unhealthy targets in "+az, "AWS/ApplicationELB", "UnHealthyHostCount", cwtypes.StatisticMaximum, a.UnhealthyHosts, "notBreaching",
-			dims("AvailabilityZone", az, "LoadBalancer", lb, "TargetGroup", tg)))
+		out = append(out,
+			alarm(AlarmUnhealthy+"-"+az, "unhealthy targets in "+az, "AWS/ApplicationELB", "UnHealthyHostCount", cwtypes.StatisticMaximum, a.UnhealthyHosts, "notBreaching",
+				dims("AvailabilityZone", az, "LoadBalancer", lb, "TargetGroup", tg)),
+			alarm(AlarmTarget5xx+"-"+az, "targets in "+az+" return 5xx responses", "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", cwtypes.StatisticSum, a.Target5xx, "notBreaching",
+				dims("AvailabilityZone", az, "LoadBalancer", lb, "TargetGroup", tg)),
+			alarm(AlarmELB5xx+"-"+az, "the load balancer answers 5xx for requests to "+az, "AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", cwtypes.StatisticSum, a.Target5xx, "notBreaching",
+				dims("AvailabilityZone", az, "LoadBalancer", lb)))
 	}
 	return out
 }
@@ -141,12 +175,17 @@ func findAlarms(ctx context.Context, api CloudWatchAPI, spec stack.Spec) (map[st
 // ours reports whether an alarm name is one of the layer's alarm names for
 // the stack, whatever its zone.
 func ours(spec stack.Spec, name string) bool {
-	for _, c := range []string{AlarmCPU, AlarmMemory, AlarmTarget5xx, AlarmELB5xx} {
+	for _, c := range []string{AlarmCPU, AlarmMemory, AlarmTarget5xx, AlarmELB5xx, AlarmCapacity} {
 		if name == AlarmName(spec, c) {
 			return true
 		}
 	}
-	return strings.HasPrefix(name, AlarmName(spec, AlarmUnhealthy+"-"))
+	for _, c := range ZoneAlarms {
+		if strings.HasPrefix(name, AlarmName(spec, c+"-")) {
+			return true
+		}
+	}
+	return false
 }
 
 // reconcileAlarms creates or repairs the wanted alarms and deletes the

@@ -114,7 +114,7 @@ func Reconcile(ctx context.Context, c Clients, run *stack.Run, in Inputs) (*stac
 		return nil, err
 	}
 	out := &stack.ServiceOutput{ClusterName: in.Compute.ClusterName, ServiceName: Name(spec)}
-	alarms := Alarms(spec, in.Network.AZs, in.Ingress.LoadBalancerARN, in.Ingress.TargetGroupARN)
+	alarms := Alarms(spec, in.Network.AZs, in.Ingress.LoadBalancerARN, in.Ingress.TargetGroupARN, in.Compute.CapacityProviderName)
 	for _, a := range alarms {
 		out.AlarmNames = append(out.AlarmNames, aws.ToString(a.AlarmName))
 	}

@@ -30,9 +30,24 @@ func TestArnSuffix(t *testing.T) {
 
 func TestAlarms(t *testing.T) {
 	spec := stack.Defaults("web")
-	as := Alarms(spec, []string{"us-east-1a", "us-east-1b"}, "arn:x:loadbalancer/app/web-alb/1", "arn:x:targetgroup/web-tg/2")
-	if len(as) != 6 || aws.ToString(as[5].AlarmName) != UnhealthyAlarmName(spec, "us-east-1b") {
-		t.Fatalf("%d alarms, last %s", len(as), aws.ToString(as[len(as)-1].AlarmName))
+	as := Alarms(spec, []string{"us-east-1a", "us-east-1b"}, "arn:x:loadbalancer/app/web-alb/1", "arn:x:targetgroup/web-tg/2", "web-cp")
+	var names []string
+	for _, a := range as {
+		names = append(names, aws.ToString(a.AlarmName))
+	}
+	want := []string{"web-cpu-high", "web-memory-high", "web-target-5xx", "web-elb-5xx", "web-capacity",
+		"web-unhealthy-hosts-us-east-1a", "web-target-5xx-us-east-1a", "web-elb-5xx-us-east-1a",
+		"web-unhealthy-hosts-us-east-1b", "web-target-5xx-us-east-1b", "web-elb-5xx-us-east-1b"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("alarms %v, want %v", names, want)
+	}
+	for _, a := range as {
+		if !ours(spec, aws.ToString(a.AlarmName)) {
+			t.Errorf("%s is not recognised as the stack's alarm", aws.ToString(a.AlarmName))
+		}
+	}
+	if c := as[4]; c.ComparisonOperator != cwtypes.ComparisonOperatorGreaterThanThreshold || aws.ToFloat64(c.Threshold) != 100 {
+		t.Errorf("capacity alarm %s %v, want above 100 %%", c.ComparisonOperator, aws.ToFloat64(c.Threshold))
 	}
 	got := cwtypes.MetricAlarm{
 		Namespace: as[0].Namespace, MetricName: as[0].MetricName, Statistic: as[0].Statistic, Period: as[0].Period,
