@@ -8,10 +8,12 @@
 //	SERVICE#<service> / NEWEST             the service's newest push, which rollouts waiting for the lease defer to
 //	SERVICE#<service> / WAITER#<key>       the task token of a rollout step waiting for an event
 //	SUBJECT#<subject> / ACTION#<id>        an audit item (remediation, lifecycle, build)
+//	SUBJECT#<subject> / COOLDOWN#<key>     a remediation cooldown: no other action for the key before it ends
+//	SUBJECT#<subject> / EVACUATION         the stack's zone evacuation, running or the last one, with what it changed
 //	IDEMPOTENCY#<key> / IDEMPOTENCY        an idempotency key
 //
-// Only idempotency items and waiters carry the table's TTL attribute;
-// deployments and audit items are kept for good.
+// Only idempotency items, waiters and cooldowns carry the table's TTL
+// attribute; deployments, audit items and evacuations are kept for good.
 package ledger
 
 import (
