@@ -37,7 +37,7 @@ const Account = "123456789012"
 // time, so a local run replaces them with AppOptions.WaitSeconds. A new
 // wait in a state machine adds its key here; TestWaitSubstitutionsDeclared
 // fails for a substitution that looks like a wait and is not listed.
-var WaitSubstitutions = []string{"ReadyWaitSeconds", "LifecyclePollSeconds"}
+var WaitSubstitutions = []string{"ReadyWaitSeconds", "LifecyclePollSeconds", "RemediatePollSeconds"}
 
 // AppOptions configures DeployApp.
 type AppOptions struct {

@@ -20,6 +20,7 @@ import (
 	"github.com/ecsplane/ecsplane/internal/events"
 	"github.com/ecsplane/ecsplane/internal/lifecycle"
 	"github.com/ecsplane/ecsplane/internal/local"
+	"github.com/ecsplane/ecsplane/internal/remediate"
 	"github.com/ecsplane/ecsplane/internal/sim"
 	"github.com/ecsplane/ecsplane/internal/stack"
 )
@@ -35,7 +36,8 @@ import (
 // The state machines wait 0 s; each further round of a wait loop lets
 // Round of simulated time pass instead, once the lifecycle state machine
 // has acted, at the current simulated time, on every instance that waits
-// on a lifecycle hook. Rounds take milliseconds while an event takes a
+// on a lifecycle hook, and the remediation state machine has decided on
+// every state change of the stack's remediation alarms so far. Rounds take milliseconds while an event takes a
 // moment to reach the state machine, so without that a round could run a
 // hook's timeout out before the execution for it has started; on AWS a
 // round is 15 s and an event arrives within a second.
@@ -61,6 +63,9 @@ type OnSim struct {
 	// the simulator's clock.
 	seen        map[string]time.Time
 	invocations []Invocation
+	// decided are the alarm state changes whose remediation execution has
+	// decided, by stateChange.
+	decided map[string]bool
 }
 
 // Invocation is one call of the lifecycle function, timed in wall time.
@@ -122,7 +127,7 @@ func StartOnSim(ctx context.Context, env *local.Env, s *sim.Sim, o Options) (*On
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	c := &OnSim{
-		Sim: s, Calls: awsclient.NewCalls(), round: o.Round, seen: map[string]time.Time{},
+		Sim: s, Calls: awsclient.NewCalls(), round: o.Round, seen: map[string]time.Time{}, decided: map[string]bool{},
 		Pseudo: local.Pseudo{AccountID: local.Account, Region: local.Region, StackName: o.StackName},
 		Config: local.Config(env.Endpoint()), group: compute.GroupName(stack.Spec{Name: o.StackName}),
 	}
@@ -142,6 +147,9 @@ func StartOnSim(ctx context.Context, env *local.Env, s *sim.Sim, o Options) (*On
 	}
 	if h, ok := handlers["LifecycleFunction"].(func(context.Context, json.RawMessage) (any, error)); ok {
 		handlers["LifecycleFunction"] = c.track(h)
+	}
+	if h, ok := handlers["RemediateFunction"].(func(context.Context, json.RawMessage) (any, error)); ok {
+		handlers["RemediateFunction"] = c.trackDecisions(h)
 	}
 	c.Handlers = handlers
 	c.App, err = local.DeployApp(ctx, c.Config, env.Gateway, tmpl, local.AppOptions{
@@ -244,6 +252,50 @@ func (c *OnSim) track(h func(context.Context, json.RawMessage) (any, error)) fun
 	}
 }
 
+// trackDecisions notes the alarm state changes the remediation function
+// has decided on.
+func (c *OnSim) trackDecisions(h func(context.Context, json.RawMessage) (any, error)) func(context.Context, json.RawMessage) (any, error) {
+	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var req struct {
+			Op    string `json:"op"`
+			Event *struct {
+				Detail events.AlarmStateChange `json:"detail"`
+			} `json:"event"`
+		}
+		out, err := h(ctx, raw)
+		if json.Unmarshal(raw, &req) == nil && req.Op == string(remediate.OpDecide) && req.Event != nil {
+			c.mu.Lock()
+			c.decided[stateChange(req.Event.Detail)] = true
+			c.mu.Unlock()
+		}
+		return out, err
+	}
+}
+
+// stateChange identifies an alarm's state change; the bus gives the event
+// a new ID.
+func stateChange(d events.AlarmStateChange) string {
+	return d.AlarmName + " " + d.State.Value + " " + d.State.Timestamp
+}
+
+// undecided lists the state changes of the stack's remediation alarms the
+// simulator emitted whose remediation has not decided yet.
+func (c *OnSim) undecided() []string {
+	var out []string
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ev := range c.Sim.Events() {
+		if ev.DetailType != events.DetailTypeAlarmStateChange {
+			continue
+		}
+		var d events.AlarmStateChange
+		if json.Unmarshal(ev.Detail, &d) == nil && !c.decided[stateChange(d)] && remediate.Watches(c.Pseudo.StackName, d.AlarmName, d.State.Value, d.PreviousState.Value) {
+			out = append(out, d.AlarmName+" "+d.State.Value)
+		}
+	}
+	return out
+}
+
 // timeFirstMutation notes, in the invocation being timed, when it made its
 // first mutating call.
 func timeFirstMutation(st *middleware.Stack) error {
@@ -323,6 +375,7 @@ func (c *OnSim) settle(ctx context.Context, since time.Time, except string) erro
 			}
 		}
 		c.mu.Unlock()
+		unseen = append(unseen, c.undecided()...)
 		if len(unseen) == 0 {
 			return nil
 		}

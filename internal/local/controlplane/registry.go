@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,7 @@ import (
 	"github.com/ecsplane/ecsplane/internal/lifecycle"
 	"github.com/ecsplane/ecsplane/internal/local"
 	"github.com/ecsplane/ecsplane/internal/network"
+	"github.com/ecsplane/ecsplane/internal/remediate"
 	"github.com/ecsplane/ecsplane/internal/rollout"
 	"github.com/ecsplane/ecsplane/internal/security"
 	"github.com/ecsplane/ecsplane/internal/service"
@@ -142,6 +144,35 @@ var registry = map[string]handlerFor{
 			Stack: e.StackName, Config: cfg, Now: e.clients.Clock, Log: e.log,
 		}
 		return h.Handle, nil
+	},
+	"RemediateFunction": func(e *funcEnv) (any, error) {
+		var cfg remediate.Config
+		if err := e.load(&cfg); err != nil {
+			return nil, err
+		}
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+		h := &remediate.Handler{
+			Clients: remediate.NewClients(e.clients.Sim), Ledger: ledger.New(dynamodb.NewFromConfig(e.clients.Moto), cfg.TableName),
+			Stack: e.StackName, Config: cfg, Now: e.clients.Clock, Log: e.log,
+		}
+		if e.between == nil {
+			return h.Handle, nil
+		}
+		// An evacuation's rounds follow the state machine's wait, which
+		// lets simulated time pass instead.
+		return func(ctx context.Context, raw json.RawMessage) (any, error) {
+			var req struct {
+				Op remediate.Op `json:"op"`
+			}
+			if json.Unmarshal(raw, &req) == nil && req.Op == remediate.OpCheck {
+				if err := e.between(ctx); err != nil {
+					return nil, err
+				}
+			}
+			return h.Handle(ctx, raw)
+		}, nil
 	},
 	"ServiceFunction": layer(service.Step(), func(e *funcEnv) (service.Clients, error) {
 		var cfg service.Config

@@ -1,0 +1,452 @@
+package remediate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	arc "github.com/aws/aws-sdk-go-v2/service/arczonalshift"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+
+	"github.com/ecsplane/ecsplane/internal/ledger"
+)
+
+// beginEvacuation starts an evacuation decided on: it takes the service's
+// capacity lease and the stack's one evacuation, shifts the group away
+// from the zone so that it launches only into the healthy zone, and
+// pre-scales the group by the instances the healthy zone lacks.
+func (h *Handler) beginEvacuation(ctx context.Context, r *Run, g groupView, p plan, healthy []string) error {
+	d := &r.Decision
+	lease, err := h.Ledger.Acquire(ctx, serviceName(h.Stack), ledger.ScopeCapacity, d.ExecutionARN, leaseFor)
+	var held *ledger.LockHeldError
+	if errors.As(err, &held) {
+		r.nothing("the service's capacity lease is held by %s until %s: no evacuation of %s", held.Owner, held.Expires.Format(time.RFC3339), d.Zone)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	d.Lease = lease
+	ids, err := h.zoneIDs(ctx, g.zones)
+	if err != nil {
+		return err
+	}
+	ev, err := h.Ledger.BeginEvacuation(ctx, ledger.Evacuation{
+		Subject: h.Stack, Zone: d.Zone, ZoneID: ids[d.Zone], Healthy: strings.Join(healthy, ","), Alarm: d.Alarm,
+		ExecutionARN: d.ExecutionARN, Phase: PhasePreScale, GroupDesiredBefore: g.desired,
+	})
+	var active *ledger.EvacuationActiveError
+	if errors.As(err, &active) {
+		if rerr := h.Ledger.Release(ctx, lease); rerr != nil {
+			return rerr
+		}
+		d.Lease = nil
+		r.nothing("%s is being evacuated by %s since %s", active.Evacuation.Zone, active.Evacuation.ExecutionARN, active.Evacuation.StartedAt.Format(time.RFC3339))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	r.Evacuation = ev
+	if err := h.shift(ctx, r, g.arn); err != nil {
+		return err
+	}
+	if p.extra > 0 {
+		want := g.desired + int32(p.extra)
+		if err := h.setDesired(ctx, want); err != nil {
+			return err
+		}
+		ev.GroupDesiredSet = want
+	}
+	r.Progress.Phase, r.Progress.PhaseSince = PhasePreScale, d.DecidedAt
+	r.Progress.Detail = fmt.Sprintf("pre-scaling %s: %d more instances for %d tasks", ev.Healthy, p.extra, p.moving)
+	r.notify("ecsplane remediation of %s: %s", d.Alarm, d.Reason)
+	r.wait(1)
+	return h.save(ctx, r, "evacuation begun")
+}
+
+// shift starts a zonal shift of resource away from the evacuated zone,
+// with the configured expiry, and keeps it in the evacuation.
+func (h *Handler) shift(ctx context.Context, r *Run, resource string) error {
+	ev := r.Evacuation
+	out, err := h.Clients.ZonalShift.StartZonalShift(ctx, &arc.StartZonalShiftInput{
+		ResourceIdentifier: aws.String(resource), AwayFrom: aws.String(ev.ZoneID), ExpiresIn: aws.String(expiresIn(h.Config.ShiftExpiry)),
+		Comment: aws.String(shiftComment(ev)),
+	})
+	if err != nil {
+		return fmt.Errorf("shifting %s away from %s: %w", resource, ev.Zone, err)
+	}
+	h.log().InfoContext(context.WithoutCancel(ctx), "started zonal shift", "resource", resource, "zone", ev.Zone, "zonal_shift_id", aws.ToString(out.ZonalShiftId))
+	ev.Shifts = append(ev.Shifts, ledger.Shift{Resource: resource, ID: aws.ToString(out.ZonalShiftId), Expiry: aws.ToTime(out.ExpiryTime).UTC()})
+	return nil
+}
+
+// shiftComment is a shift's comment, which ARC limits to 128 characters.
+func shiftComment(ev *ledger.Evacuation) string {
+	c := "ecsplane evacuation of " + ev.Zone + " on " + ev.Alarm
+	if len(c) > 128 {
+		c = c[:128]
+	}
+	return c
+}
+
+// expiresIn is d as zonal shift's ExpiresIn takes it: whole minutes.
+func expiresIn(d time.Duration) string { return fmt.Sprintf("%dm", int(d/time.Minute)) }
+
+// unshift cancels the evacuation's active shift of resource, if it has one.
+// A shift that expired or was ended meanwhile counts as ended.
+func (h *Handler) unshift(ctx context.Context, r *Run, resource string) error {
+	for i, s := range r.Evacuation.Shifts {
+		if s.Resource != resource || s.Ended {
+			continue
+		}
+		if !s.Expiry.After(h.now()) {
+			r.Evacuation.Shifts[i].Ended = true
+			continue
+		}
+		_, err := h.Clients.ZonalShift.CancelZonalShift(ctx, &arc.CancelZonalShiftInput{ZonalShiftId: aws.String(s.ID)})
+		if err != nil && !isShiftGone(err) {
+			return fmt.Errorf("cancelling zonal shift %s of %s: %w", s.ID, resource, err)
+		}
+		h.log().InfoContext(ctx, "ended zonal shift", "resource", resource, "zonal_shift_id", s.ID)
+		r.Evacuation.Shifts[i].Ended = true
+	}
+	return nil
+}
+
+// shifted reports whether the evacuation holds an active shift of
+// resource.
+func (r *Run) shifted(resource string, now time.Time) bool {
+	return slices.ContainsFunc(r.Evacuation.Shifts, func(s ledger.Shift) bool {
+		return s.Resource == resource && !s.Ended && s.Expiry.After(now)
+	})
+}
+
+// extend renews the evacuation's active shifts once less than half of
+// their expiry is left, and starts again the ones that expired: only while
+// the zone is still impaired, which the caller decides.
+func (h *Handler) extend(ctx context.Context, r *Run, resources ...string) error {
+	now := h.now()
+	for _, res := range resources {
+		if !r.shifted(res, now) {
+			for i, s := range r.Evacuation.Shifts {
+				if s.Resource == res {
+					r.Evacuation.Shifts[i].Ended = true
+				}
+			}
+			if err := h.shift(ctx, r, res); err != nil {
+				return err
+			}
+			continue
+		}
+		for i, s := range r.Evacuation.Shifts {
+			if s.Resource != res || s.Ended || s.Expiry.Sub(now) > h.Config.ShiftExpiry/2 {
+				continue
+			}
+			out, err := h.Clients.ZonalShift.UpdateZonalShift(ctx, &arc.UpdateZonalShiftInput{
+				ZonalShiftId: aws.String(s.ID), ExpiresIn: aws.String(expiresIn(h.Config.ShiftExpiry)),
+			})
+			if err != nil {
+				return fmt.Errorf("extending zonal shift %s of %s: %w", s.ID, res, err)
+			}
+			r.Evacuation.Shifts[i].Expiry = aws.ToTime(out.ExpiryTime).UTC()
+			h.log().InfoContext(ctx, "extended zonal shift", "resource", res, "zonal_shift_id", s.ID, "expiry", r.Evacuation.Shifts[i].Expiry)
+		}
+	}
+	return nil
+}
+
+// setDesired sets the group's desired capacity.
+func (h *Handler) setDesired(ctx context.Context, n int32) error {
+	name := groupName(h.Stack)
+	if _, err := h.Clients.AutoScaling.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{
+		AutoScalingGroupName: aws.String(name), DesiredCapacity: aws.Int32(n), HonorCooldown: aws.Bool(false),
+	}); err != nil {
+		return fmt.Errorf("setting the desired capacity of group %s to %d: %w", name, n, err)
+	}
+	h.log().InfoContext(ctx, "set the group's desired capacity", "group", name, "desired", n)
+	return nil
+}
+
+// drain takes the zone's instances out of the group, decrementing its
+// desired capacity, so that each one's terminate hook drains it through
+// the lifecycle state machine: ECS starts its tasks' replacements on the
+// healthy zone's instances before it stops them.
+func (h *Handler) drain(ctx context.Context, r *Run, g groupView) error {
+	ev := r.Evacuation
+	desired := g.desired
+	for _, i := range g.in(ev.Zone) {
+		id := aws.ToString(i.InstanceId)
+		if slices.Contains(ev.Terminated, id) {
+			continue
+		}
+		// At its minimum the group replaces the instance instead, in the
+		// healthy zone since the group is shifted away from this one.
+		decrement := desired > g.min
+		_, err := h.Clients.AutoScaling.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
+			InstanceId: aws.String(id), ShouldDecrementDesiredCapacity: aws.Bool(decrement),
+		})
+		if decrement {
+			desired--
+		}
+		if err != nil {
+			return fmt.Errorf("taking instance %s of %s out of group %s: %w", id, ev.Zone, g.name, err)
+		}
+		h.log().InfoContext(ctx, "took instance out of the group", "instance_id", id, "zone", ev.Zone)
+		ev.Terminated = append(ev.Terminated, id)
+	}
+	return nil
+}
+
+// Check is one round of an evacuation: it moves it through its phases as
+// the stack allows, and otherwise asks for another round.
+func (h *Handler) Check(ctx context.Context, r *Run) (*Run, error) {
+	now := h.now()
+	r.Progress.Round++
+	r.Progress.CheckedAt, r.Progress.Notify, r.Progress.Notice = now, false, ""
+	if err := h.keepLease(ctx, r); err != nil {
+		return nil, err
+	}
+	g, err := h.group(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f, err := h.readFleet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	alarms, err := h.zoneAlarms(ctx, g.zones)
+	if err != nil {
+		return nil, err
+	}
+	lb, err := h.loadBalancerARN(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ev := r.Evacuation
+	healthy := strings.Split(ev.Healthy, ",")
+	late := now.Sub(r.Progress.PhaseSince) > h.Config.PhaseDeadline
+	if ev.Phase == PhasePreScale || ev.Phase == PhaseDrain {
+		// Never move traffic onto a zone that turned unhealthy meanwhile.
+		if sick := unhealthy(healthy, alarms, f); len(sick) > 0 {
+			return r, h.abort(ctx, r, g, fmt.Sprintf("never evacuate both zones: %s is unhealthy too", strings.Join(sick, ", ")))
+		}
+	}
+	switch ev.Phase {
+	case PhasePreScale:
+		c := f.in(healthy...)
+		moving := max(int(f.desired)-c.tasks, 0)
+		if c.free >= moving {
+			if err := h.drain(ctx, r, g); err != nil {
+				return nil, err
+			}
+			return r, h.next(ctx, r, PhaseDrain, fmt.Sprintf("%s has %d free slots for %d tasks: draining %s's %d instances", ev.Healthy, c.free, moving, ev.Zone, len(ev.Terminated)))
+		}
+		if late {
+			return r, h.abort(ctx, r, g, fmt.Sprintf("%s got %d free slots of the %d needed within %s", ev.Healthy, c.free, moving, h.Config.PhaseDeadline))
+		}
+		r.Progress.Detail = fmt.Sprintf("pre-scaling %s: %d free slots of %d; tasks %s", ev.Healthy, c.free, moving, f.perZone(g.zones))
+	case PhaseDrain:
+		c := f.in(healthy...)
+		if c.healthy >= int(f.desired) {
+			if err := h.shift(ctx, r, lb); err != nil {
+				return nil, err
+			}
+			r.notify("ecsplane remediation: %s evacuated; %d healthy tasks in %s serve all traffic", ev.Zone, c.healthy, ev.Healthy)
+			return r, h.next(ctx, r, PhaseEvacuated, fmt.Sprintf("%s serves the desired %d from healthy targets: traffic shifted away from %s", ev.Healthy, f.desired, ev.Zone))
+		}
+		if late {
+			return r, h.abort(ctx, r, g, fmt.Sprintf("%s had %d healthy tasks of %d after %s", ev.Healthy, c.healthy, f.desired, h.Config.PhaseDeadline))
+		}
+		r.Progress.Detail = fmt.Sprintf("draining %s: %d healthy of %d in %s; tasks %s", ev.Zone, c.healthy, f.desired, ev.Healthy, f.perZone(g.zones))
+	case PhaseEvacuated:
+		ok, why := okFor(alarms[ev.Zone], h.Config.RestoreOKPeriods, now)
+		if !ok {
+			if err := h.extend(ctx, r, g.arn, lb); err != nil {
+				return nil, err
+			}
+			r.Progress.Detail = fmt.Sprintf("%s is evacuated: %s", ev.Zone, why)
+			break
+		}
+		// Capacity returns first while the load balancer still sends the
+		// zone nothing; its targets' health checks show whether it is
+		// healthy before it gets traffic again.
+		if err := h.unshift(ctx, r, g.arn); err != nil {
+			return nil, err
+		}
+		return r, h.next(ctx, r, PhaseProbe, fmt.Sprintf("%s's alarms have been OK for %d periods: capacity returns to it, traffic not yet", ev.Zone, h.Config.RestoreOKPeriods))
+	case PhaseProbe:
+		if a := alarming(alarms[ev.Zone]); len(a) > 0 {
+			if err := h.extend(ctx, r, g.arn, lb); err != nil {
+				return nil, err
+			}
+			if err := h.drain(ctx, r, g); err != nil {
+				return nil, err
+			}
+			r.notify("ecsplane remediation: %s is impaired again (%s); evacuated again", ev.Zone, strings.Join(a, ", "))
+			return r, h.next(ctx, r, PhaseDrain, fmt.Sprintf("%s is impaired again (%s): evacuating it again", ev.Zone, strings.Join(a, ", ")))
+		}
+		zc, share := f.in(ev.Zone), int(f.desired)/len(g.zones)
+		if zc.healthy >= share && zc.healthy > 0 {
+			if err := h.unshift(ctx, r, lb); err != nil {
+				return nil, err
+			}
+			return r, h.next(ctx, r, PhaseRebalance, fmt.Sprintf("%s has %d healthy tasks: traffic returns to it", ev.Zone, zc.healthy))
+		}
+		r.Progress.Detail = fmt.Sprintf("capacity returns to %s: %d healthy tasks of %d; tasks %s", ev.Zone, zc.healthy, share, f.perZone(g.zones))
+	case PhaseRebalance:
+		if balanced(f, g.zones) {
+			return r, h.restored(ctx, r, g, f)
+		}
+		if late {
+			return r, h.restored(ctx, r, g, f)
+		}
+		r.Progress.Detail = fmt.Sprintf("rebalancing: tasks %s", f.perZone(g.zones))
+	default:
+		return nil, fmt.Errorf("evacuation of %s is in phase %q, which check does not know", ev.Zone, ev.Phase)
+	}
+	r.wait(1)
+	return r, h.save(ctx, r, "")
+}
+
+// keepLease renews the run's capacity lease, so that its fencing token
+// stays the one a failed round's record releases; one that lapsed is taken
+// again unless another holds it.
+func (h *Handler) keepLease(ctx context.Context, r *Run) error {
+	d := &r.Decision
+	if d.Lease != nil {
+		lease, err := h.Ledger.Renew(ctx, d.Lease, leaseFor)
+		if err == nil {
+			d.Lease = lease
+			return nil
+		}
+		if !errors.Is(err, ledger.ErrNotOwner) {
+			return err
+		}
+	}
+	lease, err := h.Ledger.Acquire(ctx, serviceName(h.Stack), ledger.ScopeCapacity, d.ExecutionARN, leaseFor)
+	if err != nil {
+		return fmt.Errorf("keeping the service's capacity lease: %w", err)
+	}
+	d.Lease = lease
+	return nil
+}
+
+// balanced reports whether the service's tasks are all healthy and spread
+// across the zones within one of each other.
+func balanced(f *fleet, zones []string) bool {
+	lo, hi, healthy := int(^uint(0)>>1), 0, 0
+	for _, z := range zones {
+		c := f.in(z)
+		lo, hi, healthy = min(lo, c.tasks), max(hi, c.tasks), healthy+c.healthy
+	}
+	return hi-lo <= 1 && healthy >= int(f.desired) && len(f.tasks) == int(f.desired)
+}
+
+// next moves the evacuation to phase and asks for another round.
+func (h *Handler) next(ctx context.Context, r *Run, phase, detail string) error {
+	r.Progress.Phase, r.Progress.PhaseSince, r.Progress.Detail = phase, r.Progress.CheckedAt, detail
+	r.wait(1)
+	return h.save(ctx, r, detail)
+}
+
+// save writes the evacuation with its phase and, when milestone is set,
+// records it as an audit item.
+func (h *Handler) save(ctx context.Context, r *Run, milestone string) error {
+	r.Evacuation.Phase = r.Progress.Phase
+	if err := h.Ledger.SaveEvacuation(ctx, *r.Evacuation); err != nil {
+		return err
+	}
+	if milestone == "" {
+		return nil
+	}
+	_, err := h.Ledger.RecordAction(ctx, ledger.Action{
+		Subject: h.Stack, Kind: ledger.KindRemediation, Action: "evacuation", Outcome: r.Progress.Phase, Reason: milestone,
+		ExecutionARN: r.Decision.ExecutionARN, Detail: evacuationDetail(r),
+	})
+	return err
+}
+
+// abort gives an evacuation up before traffic moved: it ends the group's
+// shift and returns its desired capacity to what it was, within its
+// bounds, and notifies.
+func (h *Handler) abort(ctx context.Context, r *Run, g groupView, why string) error {
+	if err := h.unshift(ctx, r, g.arn); err != nil {
+		return err
+	}
+	if err := h.scaleBack(ctx, r, g); err != nil {
+		return err
+	}
+	r.notify("ecsplane remediation: the evacuation of %s is given up: %s", r.Evacuation.Zone, why)
+	return h.end(ctx, r, OutcomeAborted, "evacuation given up: "+why)
+}
+
+// restored ends an evacuation once the zone serves again.
+func (h *Handler) restored(ctx context.Context, r *Run, g groupView, f *fleet) error {
+	if err := h.scaleBack(ctx, r, g); err != nil {
+		return err
+	}
+	r.notify("ecsplane remediation: %s restored; tasks %s", r.Evacuation.Zone, f.perZone(g.zones))
+	return h.end(ctx, r, OutcomeRestored, fmt.Sprintf("%s restored: tasks %s", r.Evacuation.Zone, f.perZone(g.zones)))
+}
+
+// scaleBack returns the group's desired capacity to its count before the
+// evacuation when it is above it, within the group's bounds; the service's
+// desired count remediation never changed.
+func (h *Handler) scaleBack(ctx context.Context, r *Run, g groupView) error {
+	want := min(max(r.Evacuation.GroupDesiredBefore, g.min), g.max)
+	if g.desired <= want {
+		return nil
+	}
+	return h.setDesired(ctx, want)
+}
+
+// end ends the evacuation with outcome, and the run with it.
+func (h *Handler) end(ctx context.Context, r *Run, outcome, detail string) error {
+	r.Evacuation.EndedAt, r.Evacuation.Outcome = r.Progress.CheckedAt, outcome
+	r.Progress.Phase = PhaseEnded
+	r.done(outcome, detail)
+	return h.save(ctx, r, detail)
+}
+
+// evacuationDetail is what an evacuation's audit items show.
+func evacuationDetail(r *Run) map[string]string {
+	ev := r.Evacuation
+	d := map[string]string{"zone": ev.Zone, "healthy_zone": ev.Healthy, "alarm": ev.Alarm, "phase": ev.Phase,
+		"group_desired_before": fmt.Sprint(ev.GroupDesiredBefore), "round": fmt.Sprint(r.Progress.Round),
+		"at": r.Progress.CheckedAt.Format(time.RFC3339), "alarm_at": r.Decision.StateAt.Format(time.RFC3339)}
+	if ev.GroupDesiredSet > 0 {
+		d["group_desired_set"] = fmt.Sprint(ev.GroupDesiredSet)
+	}
+	if len(ev.Terminated) > 0 {
+		d["instances_drained"] = strings.Join(ev.Terminated, ",")
+	}
+	var shifts []string
+	for _, s := range ev.Shifts {
+		state := "active until " + s.Expiry.Format(time.RFC3339)
+		if s.Ended {
+			state = "ended"
+		}
+		shifts = append(shifts, fmt.Sprintf("%s %s (%s)", s.ID, s.Resource, state))
+	}
+	if len(shifts) > 0 {
+		d["shifts"] = strings.Join(shifts, "; ")
+	}
+	return d
+}
+
+// isShiftGone reports whether ARC no longer has the shift active.
+func isShiftGone(err error) bool {
+	var nf interface{ ErrorCode() string }
+	if errors.As(err, &nf) {
+		switch nf.ErrorCode() {
+		case "ResourceNotFoundException", "ConflictException":
+			return true
+		}
+	}
+	return false
+}
