@@ -230,9 +230,14 @@ func (h *Handler) Check(ctx context.Context, r *Run) (*Run, error) {
 	ev := r.Evacuation
 	healthy := strings.Split(ev.Healthy, ",")
 	late := now.Sub(r.Progress.PhaseSince) > h.Config.PhaseDeadline
-	if ev.Phase == PhasePreScale || ev.Phase == PhaseDrain {
-		// Never move traffic onto a zone that turned unhealthy meanwhile.
+	if ev.Phase != PhaseRebalance {
+		// Never keep traffic and capacity on a zone that turned unhealthy
+		// too: the evacuation is given up, and the data plane keeps both
+		// zones.
 		if sick := unhealthy(healthy, alarms, f); len(sick) > 0 {
+			if err := h.unshift(ctx, r, lb); err != nil {
+				return nil, err
+			}
 			return r, h.abort(ctx, r, g, fmt.Sprintf("never evacuate both zones: %s is unhealthy too", strings.Join(sick, ", ")))
 		}
 	}
@@ -371,9 +376,9 @@ func (h *Handler) save(ctx context.Context, r *Run, milestone string) error {
 	return err
 }
 
-// abort gives an evacuation up before traffic moved: it ends the group's
-// shift and returns its desired capacity to what it was, within its
-// bounds, and notifies.
+// abort gives an evacuation up: it ends the group's shift (the caller the
+// load balancer's, once traffic moved) and returns the group's desired
+// capacity to what it was, within its bounds, and notifies.
 func (h *Handler) abort(ctx context.Context, r *Run, g groupView, why string) error {
 	if err := h.unshift(ctx, r, g.arn); err != nil {
 		return err

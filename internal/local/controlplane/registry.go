@@ -153,8 +153,14 @@ var registry = map[string]handlerFor{
 		if err := cfg.Validate(); err != nil {
 			return nil, err
 		}
+		// Cooldowns and leases run on the simulator's clock, as the
+		// decisions that take them do.
+		var opts []ledger.Option
+		if e.clients.Clock != nil {
+			opts = append(opts, ledger.WithClock(e.clients.Clock))
+		}
 		h := &remediate.Handler{
-			Clients: remediate.NewClients(e.clients.Sim), Ledger: ledger.New(dynamodb.NewFromConfig(e.clients.Moto), cfg.TableName),
+			Clients: remediate.NewClients(e.clients.Sim), Ledger: ledger.New(dynamodb.NewFromConfig(e.clients.Moto), cfg.TableName, opts...),
 			Stack: e.StackName, Config: cfg, Now: e.clients.Clock, Log: e.log,
 		}
 		if e.between == nil {
