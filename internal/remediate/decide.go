@@ -13,6 +13,7 @@ import (
 	aas "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ecsplane/ecsplane/internal/events"
 	"github.com/ecsplane/ecsplane/internal/handlererr"
@@ -49,29 +50,32 @@ func (h *Handler) Decide(ctx context.Context, raw json.RawMessage, execution str
 			return nil, err
 		}
 	}
-	g, err := h.group(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cls, err := classify(h.Stack, d.AlarmName, g.zones)
-	if err != nil {
-		return nil, err
-	}
 	at, _ := time.Parse("2006-01-02T15:04:05.000-0700", d.State.Timestamp)
 	if at.IsZero() {
 		at, _ = time.Parse(time.RFC3339Nano, d.State.Timestamp)
 	}
 	run := &Run{Decision: Decision{
-		Alarm: d.AlarmName, Class: cls.Class, Component: cls.Component, Zone: cls.Zone, Scope: cls.scope(),
-		State: d.State.Value, StateAt: at.UTC(), EventID: ev.ID, ExecutionARN: execution, PollSeconds: max(pollSeconds, 0),
+		Alarm: d.AlarmName, State: d.State.Value, StateAt: at.UTC(), EventID: ev.ID, ExecutionARN: execution, PollSeconds: max(pollSeconds, 0),
 		Key: claimPrefix + d.AlarmName + ":" + d.State.Value + ":" + d.State.Timestamp, DecidedAt: h.now(),
 	}}
 	run.Progress.CheckedAt = run.Decision.DecidedAt
 	log := h.log().With("alarm", d.AlarmName, "state", d.State.Value, "execution_arn", execution)
-	owner, err := h.claim(ctx, run.Decision.Key, execution)
-	if err != nil {
+	// The claim and the evacuation are in the ledger, the rest in the
+	// stack: read side by side, as an evacuation's first change waits for
+	// them all.
+	var (
+		owner string
+		v     view
+	)
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.Go(func() (err error) { owner, err = h.claim(ectx, run.Decision.Key, execution); return err })
+	eg.Go(func() (err error) { v.cur, err = h.currentEvacuation(ectx); return err })
+	eg.Go(func() (err error) { return h.read(ectx, &v, d.AlarmName, d.State.Value) })
+	if err := eg.Wait(); err != nil {
 		return nil, err
 	}
+	cls := v.class
+	run.Decision.Class, run.Decision.Component, run.Decision.Zone, run.Decision.Scope = cls.Class, cls.Component, cls.Zone, cls.scope()
 	if owner != "" {
 		run.Decision.Action, run.Decision.Owner = ActionDuplicate, owner
 		run.done(OutcomeDuplicate, fmt.Sprintf("the change of %s to %s at %s is handled by execution %s", d.AlarmName, d.State.Value, d.State.Timestamp, owner))
@@ -79,19 +83,55 @@ func (h *Handler) Decide(ctx context.Context, raw json.RawMessage, execution str
 		log.InfoContext(ctx, "alarm state change already claimed", "owner", owner)
 		return run, nil
 	}
+	var err2 error
 	switch cls.Class {
 	case ClassZone:
-		err = h.decideZone(ctx, run, g)
+		err2 = h.decideZone(ctx, run, v)
 	case ClassScaling:
-		err = h.decideScaling(ctx, run)
+		err2 = h.decideScaling(ctx, run)
 	default:
-		err = h.decideCapacity(ctx, run, g)
+		err2 = h.decideCapacity(ctx, run, v.group)
 	}
-	if err != nil {
-		return nil, err
+	if err2 != nil {
+		return nil, err2
 	}
 	log.InfoContext(ctx, "decided", "action", run.Decision.Action, "reason", run.Decision.Reason)
 	return run, nil
+}
+
+// view is what a decision reads of the stack before it acts.
+type view struct {
+	class alarmClass
+	group groupView
+	cur   *ledger.Evacuation
+	// For a zone alarm in ALARM: the zones' alarms, the fleet and the
+	// zones' IDs.
+	alarms map[string][]alarmState
+	fleet  *fleet
+	ids    map[string]string
+}
+
+// read fills v from the stack for the alarm's state change.
+func (h *Handler) read(ctx context.Context, v *view, alarm, state string) error {
+	g, err := h.group(ctx)
+	if err != nil {
+		return err
+	}
+	v.group = g
+	if v.class, err = classify(h.Stack, alarm, g.zones); err != nil {
+		return err
+	}
+	if v.class.Class != ClassZone || state != events.AlarmAlarm {
+		return nil
+	}
+	if v.alarms, err = h.zoneAlarms(ctx, g.zones); err != nil {
+		return err
+	}
+	if v.fleet, err = h.readFleet(ctx); err != nil {
+		return err
+	}
+	v.ids, err = h.zoneIDs(ctx, g.zones)
+	return err
 }
 
 // claim takes the state change for execution, and returns the owner when
@@ -139,12 +179,9 @@ func (h *Handler) act(ctx context.Context, r *Run, action, format string, args .
 }
 
 // decideZone applies the policy to a zone's alarm.
-func (h *Handler) decideZone(ctx context.Context, r *Run, g groupView) error {
+func (h *Handler) decideZone(ctx context.Context, r *Run, v view) error {
 	d := &r.Decision
-	cur, err := h.currentEvacuation(ctx)
-	if err != nil {
-		return err
-	}
+	cur := v.cur
 	if d.State != events.AlarmAlarm {
 		if cur.Active() && cur.Zone == d.Zone {
 			r.nothing("%s is %s; the evacuation of %s by %s restores the zone once its alarms have stayed OK for %d periods", d.Alarm, d.State, d.Zone, cur.ExecutionARN, h.Config.RestoreOKPeriods)
@@ -153,12 +190,8 @@ func (h *Handler) decideZone(ctx context.Context, r *Run, g groupView) error {
 		r.nothing("%s is %s and %s is not evacuated", d.Alarm, d.State, d.Zone)
 		return nil
 	}
-	zones := g.zones
-	others := slices.DeleteFunc(slices.Clone(zones), func(z string) bool { return z == d.Zone })
-	alarms, err := h.zoneAlarms(ctx, zones)
-	if err != nil {
-		return err
-	}
+	g, alarms, f := v.group, v.alarms, v.fleet
+	others := slices.DeleteFunc(slices.Clone(g.zones), func(z string) bool { return z == d.Zone })
 	if !slices.Contains(alarming(alarms[d.Zone]), d.Alarm) {
 		r.nothing("%s went to ALARM at %s but is no longer in ALARM", d.Alarm, d.StateAt.Format(time.RFC3339))
 		return nil
@@ -173,10 +206,6 @@ func (h *Handler) decideZone(ctx context.Context, r *Run, g groupView) error {
 			return err
 		}
 		return r.notifyDecision()
-	}
-	f, err := h.readFleet(ctx)
-	if err != nil {
-		return err
 	}
 	if sick := unhealthy(others, alarms, f); len(sick) > 0 {
 		if ok, err := h.act(ctx, r, ActionNotify, "%s is unhealthy (%s) but so is %s: no evacuation, the data plane keeps both zones",
@@ -196,7 +225,7 @@ func (h *Handler) decideZone(ctx context.Context, r *Run, g groupView) error {
 		d.Zone, strings.Join(alarming(alarms[d.Zone]), ", "), strings.Join(others, ", "), d.Zone, strings.Join(others, ", "), p.extra, p.moving); !ok || err != nil {
 		return err
 	}
-	return h.beginEvacuation(ctx, r, g, p, others)
+	return h.beginEvacuation(ctx, r, g, v.ids, p, others)
 }
 
 // unhealthy lists the zones of zones that are unhealthy, with why: an alarm

@@ -19,7 +19,7 @@ import (
 // capacity lease and the stack's one evacuation, shifts the group away
 // from the zone so that it launches only into the healthy zone, and
 // pre-scales the group by the instances the healthy zone lacks.
-func (h *Handler) beginEvacuation(ctx context.Context, r *Run, g groupView, p plan, healthy []string) error {
+func (h *Handler) beginEvacuation(ctx context.Context, r *Run, g groupView, ids map[string]string, p plan, healthy []string) error {
 	d := &r.Decision
 	lease, err := h.Ledger.Acquire(ctx, serviceName(h.Stack), ledger.ScopeCapacity, d.ExecutionARN, leaseFor)
 	var held *ledger.LockHeldError
@@ -31,10 +31,6 @@ func (h *Handler) beginEvacuation(ctx context.Context, r *Run, g groupView, p pl
 		return err
 	}
 	d.Lease = lease
-	ids, err := h.zoneIDs(ctx, g.zones)
-	if err != nil {
-		return err
-	}
 	ev, err := h.Ledger.BeginEvacuation(ctx, ledger.Evacuation{
 		Subject: h.Stack, Zone: d.Zone, ZoneID: ids[d.Zone], Healthy: strings.Join(healthy, ","), Alarm: d.Alarm,
 		ExecutionARN: d.ExecutionARN, Phase: PhasePreScale, GroupDesiredBefore: g.desired,

@@ -179,7 +179,7 @@ func firstAction(t *testing.T, as []ledger.Action) time.Time {
 }
 
 // lastAlarmEvent is the simulator's last ALARM state change of alarm.
-func lastAlarmEvent(t *testing.T, sc *scenario, alarm string) events.Envelope {
+func lastAlarmEvent(t testing.TB, sc *scenario, alarm string) events.Envelope {
 	t.Helper()
 	for _, ev := range slices.Backward(sc.sim.Events()) {
 		var d events.AlarmStateChange

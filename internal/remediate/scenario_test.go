@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -329,6 +330,29 @@ func transitions(e *awstest.Execution) (states, invocations int) {
 	return states, invocations
 }
 
+var evacuatedRe = regexp.MustCompile(`"phase":\s*"evacuated"`)
+
+// splitAtEvacuated counts an execution's state transitions and Lambda
+// invocations up to the check that shifted traffic away (the evacuation)
+// and after it (the wait while evacuated, the probe and the restore).
+func splitAtEvacuated(e *awstest.Execution) (evStates, evCalls, restStates, restCalls int) {
+	split := false
+	for _, h := range e.History {
+		if !split && h.Type == sfntypes.HistoryEventTypeLambdaFunctionSucceeded && h.LambdaFunctionSucceededEventDetails != nil &&
+			evacuatedRe.MatchString(aws.ToString(h.LambdaFunctionSucceededEventDetails.Output)) {
+			split = true
+		}
+		one := &awstest.Execution{History: []sfntypes.HistoryEvent{h}}
+		st, inv := transitions(one)
+		if split {
+			restStates, restCalls = restStates+st, restCalls+inv
+		} else {
+			evStates, evCalls = evStates+st, evCalls+inv
+		}
+	}
+	return evStates, evCalls, restStates, restCalls
+}
+
 // evacuationRun is the figures of one evacuation and its restore.
 type evacuationRun struct {
 	impairedAt, servingHealthyAt, recoveredAt, balancedAt time.Time
@@ -423,9 +447,10 @@ func (sc *scenario) report(name string, r evacuationRun) {
 	sc.t.Logf("FIGURE %s: impaired %s, alarm %s, phases %v, serving healthy %s, recovered %s, balanced %s", name, r.impairedAt.Format(time.TimeOnly), alarmAt.Format(time.TimeOnly),
 		phases, r.servingHealthyAt.Format(time.TimeOnly), r.recoveredAt.Format(time.TimeOnly), r.balancedAt.Format(time.TimeOnly))
 	for _, e := range sc.executions() {
-		st, inv := transitions(e)
-		if e.Status == sfntypes.ExecutionStatusSucceeded && inv > 2 {
-			sc.t.Logf("FIGURE %s: evacuation execution %d state transitions, %d invocations", name, st, inv)
+		if st, inv := transitions(e); e.Status == sfntypes.ExecutionStatusSucceeded && inv > 2 {
+			es, ei, rs, ri := splitAtEvacuated(e)
+			sc.t.Logf("FIGURE %s: evacuation and restore in one execution: %d state transitions, %d invocations; to the traffic shift %d and %d, from it to the end %d and %d",
+				name, st, inv, es, ei, rs, ri)
 		}
 	}
 }

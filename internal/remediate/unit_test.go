@@ -5,7 +5,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,35 +91,58 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
+// recorder notes calls, from the decide's concurrent reads too.
+type recorder struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (r *recorder) note(op string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, op)
+}
+
+func (r *recorder) made() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls)
+}
+
 // refusing answers the first call each op makes with an error and notes
 // it; any other call panics on the nil interface it embeds.
 type refusing struct {
 	AutoScalingAPI
-	calls *[]string
+	calls *recorder
 }
 
 func (r refusing) DescribeAutoScalingGroups(context.Context, *autoscaling.DescribeAutoScalingGroupsInput, ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingGroupsOutput, error) {
-	*r.calls = append(*r.calls, "DescribeAutoScalingGroups")
+	r.calls.note("DescribeAutoScalingGroups")
 	return nil, errors.New("no AWS here")
 }
 
 type refusingTable struct {
 	ledger.DynamoDBAPI
-	calls *[]string
+	calls *recorder
+}
+
+func (r refusingTable) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	r.calls.note("GetItem")
+	return nil, errors.New("no AWS here")
 }
 
 func (r refusingTable) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	*r.calls = append(*r.calls, "PutItem")
+	r.calls.note("PutItem")
 	return nil, errors.New("no AWS here")
 }
 
 func (r refusingTable) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	*r.calls = append(*r.calls, "UpdateItem")
+	r.calls.note("UpdateItem")
 	return nil, errors.New("no AWS here")
 }
 
-func newRefusingHandler() (*Handler, *[]string) {
-	calls := &[]string{}
+func newRefusingHandler() (*Handler, *recorder) {
+	calls := &recorder{}
 	return &Handler{
 		Clients: Clients{AutoScaling: refusing{calls: calls}}, Ledger: ledger.New(refusingTable{calls: calls}, "t"), Stack: "web-dev",
 		Config: Config{Cooldown: time.Minute, PhaseDeadline: time.Minute, RestoreOKPeriods: 1, ShiftExpiry: time.Hour},
@@ -152,8 +177,8 @@ func TestRequestsRefusedBeforeAnyCall(t *testing.T) {
 			if !errors.As(err, &inv) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Handle = %v, want an InvalidInputError saying %q", err, tc.want)
 			}
-			if len(*calls) > 0 {
-				t.Errorf("refused request made calls %v", *calls)
+			if made := calls.made(); len(made) > 0 {
+				t.Errorf("refused request made calls %v", made)
 			}
 		})
 	}
@@ -170,8 +195,8 @@ func FuzzHandle(f *testing.F) {
 		h, calls := newRefusingHandler()
 		_, err := h.Handle(context.Background(), raw)
 		var inv *handlererr.InvalidInputError
-		if errors.As(err, &inv) && len(*calls) > 0 {
-			t.Errorf("refused %q after calls %v", raw, *calls)
+		if made := calls.made(); errors.As(err, &inv) && len(made) > 0 {
+			t.Errorf("refused %q after calls %v", raw, made)
 		}
 	})
 }
