@@ -8,6 +8,7 @@
 package handlererr
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 
@@ -109,4 +110,27 @@ func Boundary(err error) error {
 		return &RetryableError{Msg: msg}
 	}
 	return err
+}
+
+// Caught is a failure as a state machine's Catch passes it on in its
+// ResultPath: the error's name and its cause, which for a function's error
+// is the function's JSON error.
+type Caught struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
+
+// Message is the failure's message: the errorMessage of a function's
+// error, else the cause as it is.
+func (e *Caught) Message() string {
+	var cause struct {
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if json.Unmarshal([]byte(e.Cause), &cause) == nil && cause.ErrorMessage != "" {
+		return cause.ErrorMessage
+	}
+	if e.Cause != "" {
+		return e.Cause
+	}
+	return e.Error + " with no cause"
 }

@@ -82,3 +82,18 @@ func TestUnwrap(t *testing.T) {
 		t.Fatalf("message = %q", err.Error())
 	}
 }
+
+func TestCaughtMessage(t *testing.T) {
+	for _, c := range []struct {
+		caught Caught
+		want   string
+	}{
+		{Caught{Error: "InvalidInputError", Cause: `{"errorMessage":"invalid input: x","errorType":"InvalidInputError"}`}, "invalid input: x"},
+		{Caught{Error: "States.Timeout", Cause: "the task timed out"}, "the task timed out"},
+		{Caught{Error: "States.Timeout"}, "States.Timeout with no cause"},
+	} {
+		if got := c.caught.Message(); got != c.want {
+			t.Errorf("%+v.Message() = %q, want %q", c.caught, got, c.want)
+		}
+	}
+}

@@ -133,13 +133,7 @@ type Request struct {
 	// Run is the state start returned, with the last round's progress.
 	Run *Run `json:"run,omitempty"`
 	// Error is a failure a Catch caught, for record.
-	Error *CaughtError `json:"error,omitempty"`
-}
-
-// CaughtError is a failure as a Catch's ResultPath passes it.
-type CaughtError struct {
-	Error string `json:"Error"`
-	Cause string `json:"Cause"`
+	Error *handlererr.Caught `json:"error,omitempty"`
 }
 
 // Run is one lifecycle action and how far the workflow got with it.

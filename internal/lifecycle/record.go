@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -38,7 +37,7 @@ func (h *Handler) Record(ctx context.Context, req Request) (*ledger.Action, erro
 		}
 	}
 	if req.Error != nil {
-		act.Outcome, act.Reason = OutcomeFailed, caughtMessage(req.Error)
+		act.Outcome, act.Reason = OutcomeFailed, req.Error.Message()
 		if req.Error.Error == handlererr.NameInvalidInput {
 			act.Outcome = OutcomeRefused
 		}
@@ -146,19 +145,4 @@ func eventRecord(raw json.RawMessage) (string, map[string]string) {
 		return KindDrain, detail
 	}
 	return "event", detail
-}
-
-// caughtMessage is a caught failure's message: the errorMessage of a
-// function's error, else the cause as it is.
-func caughtMessage(e *CaughtError) string {
-	var cause struct {
-		ErrorMessage string `json:"errorMessage"`
-	}
-	if json.Unmarshal([]byte(e.Cause), &cause) == nil && cause.ErrorMessage != "" {
-		return cause.ErrorMessage
-	}
-	if e.Cause != "" {
-		return e.Cause
-	}
-	return fmt.Sprintf("%s with no cause", e.Error)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/ecsplane/ecsplane/internal/events"
@@ -33,7 +32,7 @@ func (h *Handler) Record(ctx context.Context, req Request) (*ledger.Action, erro
 		act.Action, act.Detail = ActionRefused, eventDetail(req.Event)
 	}
 	if req.Error != nil {
-		act.Outcome, act.Reason = OutcomeFailed, caughtMessage(req.Error)
+		act.Outcome, act.Reason = OutcomeFailed, req.Error.Message()
 		if req.Error.Error == handlererr.NameInvalidInput {
 			act.Outcome = OutcomeRefused
 		}
@@ -126,19 +125,4 @@ func eventDetail(raw json.RawMessage) map[string]string {
 		}
 	}
 	return out
-}
-
-// caughtMessage is a caught failure's message: the errorMessage of a
-// function's error, else the cause as it is.
-func caughtMessage(e *CaughtError) string {
-	var cause struct {
-		ErrorMessage string `json:"errorMessage"`
-	}
-	if json.Unmarshal([]byte(e.Cause), &cause) == nil && cause.ErrorMessage != "" {
-		return cause.ErrorMessage
-	}
-	if e.Cause != "" {
-		return e.Cause
-	}
-	return fmt.Sprintf("%s with no cause", e.Error)
 }

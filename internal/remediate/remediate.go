@@ -162,13 +162,7 @@ type Request struct {
 	// Run is what decide returned, with the last round's changes.
 	Run *Run `json:"run,omitempty"`
 	// Error is a failure a Catch caught, for record.
-	Error *CaughtError `json:"error,omitempty"`
-}
-
-// CaughtError is a failure as a Catch's ResultPath passes it.
-type CaughtError struct {
-	Error string `json:"Error"`
-	Cause string `json:"Cause"`
+	Error *handlererr.Caught `json:"error,omitempty"`
 }
 
 // Run is one execution: its decision and, for an evacuation, how far it
