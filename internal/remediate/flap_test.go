@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	aastypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
@@ -189,4 +191,39 @@ func lastAlarmEvent(t testing.TB, sc *scenario, alarm string) events.Envelope {
 	}
 	t.Fatalf("no ALARM state change of %s", alarm)
 	return events.Envelope{}
+}
+
+// TestAtMaxRaisesWithinCeiling: with MaxCountCeiling above the service's
+// maximum, the CPU alarm at the maximum raises the scalable target's
+// maximum to the ceiling, once, and target tracking, not remediation, adds
+// the tasks.
+func TestAtMaxRaisesWithinCeiling(t *testing.T) {
+	sc := newScenario(t, `{}`, map[string]string{"MaxCountCeiling": "10"})
+	ctx := context.Background()
+	max := sc.spec.Service.MaxCount
+	if err := sc.sim.SetServiceLoad(sc.out.Service.ClusterName, sc.out.Service.ServiceName, float64(100*(max+4)), 50); err != nil {
+		t.Fatal(err)
+	}
+	before := mutatingCalls(sc)
+	sc.until("the maximum is raised", time.Hour, func() bool { return len(sc.decisions(remediate.ActionRaise)) > 0 })
+	sc.until("target tracking runs the service above the old maximum", 30*time.Minute, func() bool { return sc.service().DesiredCount > max })
+	aasc := applicationautoscaling.NewFromConfig(sc.sim.Config())
+	out, err := aasc.DescribeScalableTargets(ctx, &applicationautoscaling.DescribeScalableTargetsInput{
+		ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceIds: []string{"service/" + sc.out.Service.ClusterName + "/" + sc.out.Service.ServiceName},
+	})
+	if err != nil || len(out.ScalableTargets) != 1 {
+		t.Fatalf("describing the scalable target: %v", err)
+	}
+	if got := aws.ToInt32(out.ScalableTargets[0].MaxCapacity); got != 10 {
+		t.Errorf("scalable target maximum %d, want the ceiling 10", got)
+	}
+	after := mutatingCalls(sc)
+	if after[0]-before[0] != 1 || after[1] != before[1] {
+		t.Errorf("RegisterScalableTarget and UpdateService calls %v, before %v: want one raise and no count set", after, before)
+	}
+	for _, a := range sc.decisions(remediate.ActionRaise) {
+		if a.Outcome != remediate.OutcomeRaised {
+			t.Errorf("raise recorded %s: %s", a.Outcome, a.Reason)
+		}
+	}
 }
