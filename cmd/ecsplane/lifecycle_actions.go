@@ -10,8 +10,12 @@ import (
 // actionDetail is the DETAIL column of `ecsplane actions`: for a lifecycle
 // action, its instance and zone, the tasks a drain drained (and left, past
 // the deadline), how long the action held the instance and the
-// heartbeats that kept it; "-" for other actions.
+// heartbeats that kept it; for a remediation item, remediationDetail; "-"
+// for other actions.
 func actionDetail(a ledger.Action) string {
+	if a.Kind == ledger.KindRemediation {
+		return remediationDetail(a)
+	}
 	if a.Kind != ledger.KindLifecycle {
 		return "-"
 	}
