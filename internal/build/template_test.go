@@ -24,6 +24,7 @@ import (
 	"github.com/ecsplane/ecsplane/internal/ledger"
 	"github.com/ecsplane/ecsplane/internal/lifecycle"
 	"github.com/ecsplane/ecsplane/internal/local"
+	"github.com/ecsplane/ecsplane/internal/remediate"
 	"github.com/ecsplane/ecsplane/internal/rollout"
 	"github.com/ecsplane/ecsplane/internal/service"
 )
@@ -116,8 +117,8 @@ func functionStatements(t *testing.T) map[string][]statement {
 // service, and a plan that only reads.
 func TestFunctionPoliciesAreLeastPrivilege(t *testing.T) {
 	byFunction := functionStatements(t)
-	if len(byFunction) != len(build.Layers)+6 {
-		t.Fatalf("policies of %d functions, want the plan, the record, the lifecycle, one per layer and the rollout's three", len(byFunction))
+	if len(byFunction) != len(build.Layers)+7 {
+		t.Fatalf("policies of %d functions, want the plan, the record, the lifecycle, the remediation, one per layer and the rollout's three", len(byFunction))
 	}
 	passRole := map[string][]string{}
 	for fn, sts := range byFunction {
@@ -176,7 +177,7 @@ func yamlRoundTrip(v any, out *[]statement) (int, error) {
 var sdkPrefix = map[string]string{
 	"ec2": "ec2", "ssm": "ssm", "autoscaling": "autoscaling", "ecs": "ecs", "elasticloadbalancingv2": "elasticloadbalancing",
 	"cloudwatch": "cloudwatch", "applicationautoscaling": "application-autoscaling", "dynamodb": "dynamodb",
-	"cloudwatchlogs": "logs", "iam": "iam", "ecr": "ecr", "sfn": "states",
+	"cloudwatchlogs": "logs", "iam": "iam", "ecr": "ecr", "sfn": "states", "arczonalshift": "arc-zonal-shift",
 }
 
 // implied are actions IAM checks without the function calling them by
@@ -288,8 +289,8 @@ func TestFunctionsLinkOnlyTheClientsTheyCall(t *testing.T) {
 // name a main declares its variable with.
 var configs = map[string]any{
 	"build.Config": build.Config{}, "ingress.Config": ingress.Config{}, "service.Config": service.Config{}, "ledger.Config": ledger.Config{},
-	"lifecycle.Config": lifecycle.Config{},
-	"rollout.Config":   rollout.Config{}, "rollout.ResumeConfig": rollout.ResumeConfig{}, "rollout.CleanupConfig": rollout.CleanupConfig{},
+	"lifecycle.Config": lifecycle.Config{}, "remediate.Config": remediate.Config{},
+	"rollout.Config": rollout.Config{}, "rollout.ResumeConfig": rollout.ResumeConfig{}, "rollout.CleanupConfig": rollout.CleanupConfig{},
 }
 
 // TestFunctionsDeclareTheEnvironmentTheyRead reads, for every function,

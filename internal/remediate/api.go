@@ -59,8 +59,6 @@ type ZonalShiftAPI interface {
 	StartZonalShift(ctx context.Context, in *arc.StartZonalShiftInput, optFns ...func(*arc.Options)) (*arc.StartZonalShiftOutput, error)
 	UpdateZonalShift(ctx context.Context, in *arc.UpdateZonalShiftInput, optFns ...func(*arc.Options)) (*arc.UpdateZonalShiftOutput, error)
 	CancelZonalShift(ctx context.Context, in *arc.CancelZonalShiftInput, optFns ...func(*arc.Options)) (*arc.CancelZonalShiftOutput, error)
-	ListZonalShifts(ctx context.Context, in *arc.ListZonalShiftsInput, optFns ...func(*arc.Options)) (*arc.ListZonalShiftsOutput, error)
-	GetManagedResource(ctx context.Context, in *arc.GetManagedResourceInput, optFns ...func(*arc.Options)) (*arc.GetManagedResourceOutput, error)
 }
 
 // EC2API maps zone names to the zone IDs zonal shift takes.
