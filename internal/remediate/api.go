@@ -44,6 +44,7 @@ type ELBAPI interface {
 // CloudWatchAPI reads the stack's alarms.
 type CloudWatchAPI interface {
 	DescribeAlarms(ctx context.Context, in *cloudwatch.DescribeAlarmsInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.DescribeAlarmsOutput, error)
+	GetMetricStatistics(ctx context.Context, in *cloudwatch.GetMetricStatisticsInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricStatisticsOutput, error)
 }
 
 // ScalingAPI reads the service's scalable target, and raises its maximum

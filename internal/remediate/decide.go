@@ -109,6 +109,9 @@ type view struct {
 	alarms map[string][]alarmState
 	fleet  *fleet
 	ids    map[string]string
+	// breach lists, for each zone but the alarm's, its alarms whose own
+	// metrics breach while they are not in ALARM.
+	breach map[string][]string
 }
 
 // read fills v from the stack for the alarm's state change.
@@ -127,11 +130,23 @@ func (h *Handler) read(ctx context.Context, v *view, alarm, state string) error 
 	if v.alarms, err = h.zoneAlarms(ctx, g.zones); err != nil {
 		return err
 	}
-	if v.fleet, err = h.readFleet(ctx); err != nil {
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.Go(func() (err error) { v.fleet, err = h.readFleet(ectx); return err })
+	eg.Go(func() (err error) { v.ids, err = h.zoneIDs(ectx, g.zones); return err })
+	breach := make([][]string, len(g.zones))
+	for i, z := range g.zones {
+		if z != v.class.Zone {
+			eg.Go(func() (err error) { breach[i], err = h.breaching(ectx, v.alarms[z], h.now()); return err })
+		}
+	}
+	if err := eg.Wait(); err != nil {
 		return err
 	}
-	v.ids, err = h.zoneIDs(ctx, g.zones)
-	return err
+	v.breach = map[string][]string{}
+	for i, z := range g.zones {
+		v.breach[z] = breach[i]
+	}
+	return nil
 }
 
 // claim takes the state change for execution, and returns the owner when
@@ -207,7 +222,15 @@ func (h *Handler) decideZone(ctx context.Context, r *Run, v view) error {
 		}
 		return r.notifyDecision()
 	}
-	if sick := unhealthy(others, alarms, f); len(sick) > 0 {
+	sick := unhealthy(others, alarms, f)
+	if len(sick) == 0 {
+		for _, z := range others {
+			if b := v.breach[z]; len(b) > 0 {
+				sick = append(sick, fmt.Sprintf("%s (%s)", z, strings.Join(b, ", ")))
+			}
+		}
+	}
+	if len(sick) > 0 {
 		if ok, err := h.act(ctx, r, ActionNotify, "%s is unhealthy (%s) but so is %s: no evacuation, the data plane keeps both zones",
 			d.Zone, strings.Join(alarming(alarms[d.Zone]), ", "), strings.Join(sick, ", ")); !ok || err != nil {
 			return err

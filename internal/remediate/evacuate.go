@@ -31,9 +31,13 @@ func (h *Handler) beginEvacuation(ctx context.Context, r *Run, g groupView, ids 
 		return err
 	}
 	d.Lease = lease
+	phase := PhasePreScale
+	if h.Config.ConfirmPeriods > 0 {
+		phase = PhaseConfirm
+	}
 	ev, err := h.Ledger.BeginEvacuation(ctx, ledger.Evacuation{
 		Subject: h.Stack, Zone: d.Zone, ZoneID: ids[d.Zone], Healthy: strings.Join(healthy, ","), Alarm: d.Alarm,
-		ExecutionARN: d.ExecutionARN, Phase: PhasePreScale, GroupDesiredBefore: g.desired,
+		ExecutionARN: d.ExecutionARN, Phase: phase, GroupDesiredBefore: g.desired,
 	})
 	var active *ledger.EvacuationActiveError
 	if errors.As(err, &active) {
@@ -48,6 +52,20 @@ func (h *Handler) beginEvacuation(ctx context.Context, r *Run, g groupView, ids 
 		return err
 	}
 	r.Evacuation = ev
+	r.Progress.PhaseSince = d.DecidedAt
+	if phase == PhaseConfirm {
+		r.Progress.Phase = PhaseConfirm
+		r.Progress.Detail = fmt.Sprintf("confirming for %d periods that %s stays healthy before evacuating %s", h.Config.ConfirmPeriods, ev.Healthy, d.Zone)
+		r.wait(1)
+		return h.save(ctx, r, "evacuation to confirm")
+	}
+	return h.prescale(ctx, r, g, p, "evacuation begun")
+}
+
+// prescale makes an evacuation's first changes: the group shifted away
+// from the zone, and grown for the tasks the healthy zones lack.
+func (h *Handler) prescale(ctx context.Context, r *Run, g groupView, p plan, milestone string) error {
+	ev := r.Evacuation
 	if err := h.shift(ctx, r, g.arn); err != nil {
 		return err
 	}
@@ -58,11 +76,11 @@ func (h *Handler) beginEvacuation(ctx context.Context, r *Run, g groupView, ids 
 		}
 		ev.GroupDesiredSet = want
 	}
-	r.Progress.Phase, r.Progress.PhaseSince = PhasePreScale, d.DecidedAt
+	r.Progress.Phase = PhasePreScale
 	r.Progress.Detail = fmt.Sprintf("pre-scaling %s: %d more instances for %d tasks", ev.Healthy, p.extra, p.moving)
-	r.notify("ecsplane remediation of %s: %s", d.Alarm, d.Reason)
+	r.notify("ecsplane remediation of %s: %s", r.Decision.Alarm, r.Decision.Reason)
 	r.wait(1)
-	return h.save(ctx, r, "evacuation begun")
+	return h.save(ctx, r, milestone)
 }
 
 // shift starts a zonal shift of resource away from the evacuated zone,
@@ -226,6 +244,9 @@ func (h *Handler) Check(ctx context.Context, r *Run) (*Run, error) {
 	ev := r.Evacuation
 	healthy := strings.Split(ev.Healthy, ",")
 	late := now.Sub(r.Progress.PhaseSince) > h.Config.PhaseDeadline
+	if ev.Phase == PhaseConfirm {
+		return r, h.confirm(ctx, r, g, f, alarms)
+	}
 	if ev.Phase != PhaseRebalance {
 		// Never keep traffic and capacity on a zone that turned unhealthy
 		// too: the evacuation is given up, and the data plane keeps both
@@ -370,6 +391,46 @@ func (h *Handler) save(ctx context.Context, r *Run, milestone string) error {
 		ExecutionARN: r.Decision.ExecutionARN, Detail: evacuationDetail(r),
 	})
 	return err
+}
+
+// confirm is a round of an evacuation that has changed nothing yet: it
+// ends without a change when the other zone turns out unhealthy too or the
+// zone's alarms clear, and makes the first changes once the other zone has
+// stayed healthy for the configured periods.
+func (h *Handler) confirm(ctx context.Context, r *Run, g groupView, f *fleet, alarms map[string][]alarmState) error {
+	ev := r.Evacuation
+	healthy := strings.Split(ev.Healthy, ",")
+	sick, err := h.sick(ctx, healthy, alarms, f)
+	if err != nil {
+		return err
+	}
+	if len(sick) > 0 {
+		why := fmt.Sprintf("no evacuation: %s is unhealthy but so is %s; the data plane keeps both zones", ev.Zone, strings.Join(sick, ", "))
+		r.notify("ecsplane remediation of %s: %s", r.Decision.Alarm, why)
+		return h.end(ctx, r, OutcomeNotified, why)
+	}
+	a := alarming(alarms[ev.Zone])
+	if len(a) == 0 {
+		return h.end(ctx, r, OutcomeNothing, fmt.Sprintf("no evacuation: %s's alarms cleared while confirming", ev.Zone))
+	}
+	period := time.Minute
+	for _, s := range alarms[ev.Zone] {
+		period = max(period, s.Period)
+	}
+	held := r.Progress.CheckedAt.Sub(r.Progress.PhaseSince)
+	if wait := time.Duration(h.Config.ConfirmPeriods) * period; held < wait {
+		r.Progress.Detail = fmt.Sprintf("confirming: %s healthy for %s of %s; %s in ALARM", ev.Healthy, held.Round(time.Second), wait, strings.Join(a, ", "))
+		r.wait(1)
+		return nil
+	}
+	p := h.plan(g, f, ev.Zone, healthy)
+	if p.problem != "" {
+		why := fmt.Sprintf("no evacuation: %s cannot be evacuated: %s", ev.Zone, p.problem)
+		r.notify("ecsplane remediation of %s: %s", r.Decision.Alarm, why)
+		return h.end(ctx, r, OutcomeNotified, why)
+	}
+	r.Progress.PhaseSince = r.Progress.CheckedAt
+	return h.prescale(ctx, r, g, p, fmt.Sprintf("evacuation begun: %s stayed healthy for %d periods", ev.Healthy, h.Config.ConfirmPeriods))
 }
 
 // abort gives an evacuation up: it ends the group's shift (the caller the

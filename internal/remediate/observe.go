@@ -19,6 +19,8 @@ import (
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/ecsplane/ecsplane/internal/handlererr"
 )
 
@@ -73,6 +75,8 @@ type alarmState struct {
 	Since time.Time
 	// Period is one evaluation period.
 	Period time.Duration
+	// Metric is the alarm as described, for reading its own metric.
+	Metric cwtypes.MetricAlarm
 }
 
 // zoneAlarms returns the zone alarms of zones, by zone. An alarm the build
@@ -97,8 +101,101 @@ func (h *Handler) zoneAlarms(ctx context.Context, zones []string) (map[string][]
 				continue
 			}
 			out[zone] = append(out[zone], alarmState{
-				Name: name, State: a.StateValue, Since: aws.ToTime(a.StateUpdatedTimestamp).UTC(), Period: time.Duration(aws.ToInt32(a.Period)) * time.Second,
+				Name: name, State: a.StateValue, Since: aws.ToTime(a.StateUpdatedTimestamp).UTC(), Period: time.Duration(aws.ToInt32(a.Period)) * time.Second, Metric: a,
 			})
+		}
+	}
+	return out, nil
+}
+
+// breaching lists the alarms of as that are not in ALARM but whose own
+// metric breaches their threshold in a datapoint of their evaluation range
+// before now, with how many: an alarm on its way to ALARM, or a zone
+// flapping under its datapoints to alarm.
+func (h *Handler) breaching(ctx context.Context, as []alarmState, now time.Time) ([]string, error) {
+	found := make([]string, len(as))
+	eg, ectx := errgroup.WithContext(ctx)
+	for i, a := range as {
+		m := a.Metric
+		if a.State == cwtypes.StateValueAlarm || m.Statistic == "" || a.Period <= 0 {
+			continue
+		}
+		eg.Go(func() error {
+			n := max(aws.ToInt32(m.EvaluationPeriods), 1)
+			out, err := h.Clients.CloudWatch.GetMetricStatistics(ectx, &cloudwatch.GetMetricStatisticsInput{
+				Namespace: m.Namespace, MetricName: m.MetricName, Dimensions: m.Dimensions,
+				StartTime: aws.Time(now.Add(-time.Duration(n) * a.Period)), EndTime: aws.Time(now), Period: m.Period,
+				Statistics: []cwtypes.Statistic{m.Statistic},
+			})
+			if err != nil {
+				return fmt.Errorf("reading the metric of %s: %w", a.Name, err)
+			}
+			k := 0
+			for _, dp := range out.Datapoints {
+				if v, ok := statistic(dp, m.Statistic); ok && breaches(m.ComparisonOperator, v, aws.ToFloat64(m.Threshold)) {
+					k++
+				}
+			}
+			if k > 0 {
+				found[i] = fmt.Sprintf("%s breaching in %d of its last %d datapoints", a.Name, k, n)
+			}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(found, func(s string) bool { return s == "" }), nil
+}
+
+// statistic returns the datapoint's value of st.
+func statistic(dp cwtypes.Datapoint, st cwtypes.Statistic) (float64, bool) {
+	var v *float64
+	switch st {
+	case cwtypes.StatisticAverage:
+		v = dp.Average
+	case cwtypes.StatisticSum:
+		v = dp.Sum
+	case cwtypes.StatisticMinimum:
+		v = dp.Minimum
+	case cwtypes.StatisticMaximum:
+		v = dp.Maximum
+	case cwtypes.StatisticSampleCount:
+		v = dp.SampleCount
+	}
+	return aws.ToFloat64(v), v != nil
+}
+
+// breaches reports whether v breaches threshold under op.
+func breaches(op cwtypes.ComparisonOperator, v, threshold float64) bool {
+	switch op {
+	case cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold:
+		return v >= threshold
+	case cwtypes.ComparisonOperatorGreaterThanThreshold:
+		return v > threshold
+	case cwtypes.ComparisonOperatorLessThanThreshold:
+		return v < threshold
+	case cwtypes.ComparisonOperatorLessThanOrEqualToThreshold:
+		return v <= threshold
+	}
+	return false
+}
+
+// sick lists the zones of zones that are unhealthy, by their alarms, their
+// targets, or their alarms' own metrics: an alarm still OK may be a period
+// or more behind a zone that degrades with another.
+func (h *Handler) sick(ctx context.Context, zones []string, alarms map[string][]alarmState, f *fleet) ([]string, error) {
+	out := unhealthy(zones, alarms, f)
+	if len(out) > 0 {
+		return out, nil
+	}
+	for _, z := range zones {
+		b, err := h.breaching(ctx, alarms[z], h.now())
+		if err != nil {
+			return nil, err
+		}
+		if len(b) > 0 {
+			out = append(out, fmt.Sprintf("%s (%s)", z, strings.Join(b, ", ")))
 		}
 	}
 	return out, nil

@@ -90,6 +90,9 @@ const (
 
 // Phases of an evacuation.
 const (
+	// PhaseConfirm changes nothing: the other zone must stay healthy for
+	// the configured periods before anything moves.
+	PhaseConfirm   = "confirm"
 	PhasePreScale  = "prescale"
 	PhaseDrain     = "drain"
 	PhaseEvacuated = "evacuated"
@@ -130,6 +133,12 @@ type Config struct {
 	// scaling alarm at the maximum raise it up to the ceiling; 0 never
 	// raises.
 	MaxCountCeiling int32 `env:"MAX_COUNT_CEILING"`
+	// ConfirmPeriods is how many periods of the impaired zone's alarms the
+	// other zone must stay healthy, by its alarms, its targets and its
+	// alarms' own metrics, before an evacuation changes anything: two zones
+	// that degrade together fire their alarms periods apart. 0 evacuates
+	// at once.
+	ConfirmPeriods int `env:"CONFIRM_PERIODS"`
 }
 
 // Validate lists every problem with the configuration.
@@ -143,6 +152,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShiftExpiry < time.Minute || c.ShiftExpiry > 72*time.Hour || c.ShiftExpiry%time.Minute != 0 {
 		errs = append(errs, fmt.Errorf("SHIFT_EXPIRY %s must be whole minutes from 1m to 72h, as zonal shift takes it", c.ShiftExpiry))
+	}
+	if c.ConfirmPeriods < 0 {
+		errs = append(errs, fmt.Errorf("CONFIRM_PERIODS %d must not be negative", c.ConfirmPeriods))
 	}
 	if c.MaxCountCeiling < 0 {
 		errs = append(errs, fmt.Errorf("MAX_COUNT_CEILING %d must not be negative", c.MaxCountCeiling))

@@ -504,32 +504,38 @@ func (sc *scenario) checkAudit() {
 func TestBothZonesUnhealthy(t *testing.T) {
 	sc := newScenario(t, oneTaskPerInstance, nil)
 	sc.notices()
+	moved := func() int {
+		return sc.sim.CallCount("ARC Zonal Shift", "StartZonalShift") + sc.sim.CallCount("Auto Scaling", "SetDesiredCapacity") +
+			sc.sim.CallCount("Auto Scaling", "TerminateInstanceInAutoScalingGroup")
+	}
+	before := moved()
+	// Every target of both zones fails its checks: whichever zone's alarm
+	// fires first, the other's targets or its alarms' metrics say it is
+	// unhealthy too, whether or not its alarm has fired yet. (Zones that
+	// degrade minutes apart are TestEvacuationGivesUpWhenTheOtherZoneFails.)
 	for _, z := range sc.out.Network.AZs {
-		if err := sc.sim.DegradeZone(z, sim.ZoneDegradation{Failures: 0.7}); err != nil {
+		if err := sc.sim.DegradeZone(z, sim.ZoneDegradation{Failures: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// The zone whose alarm fires first may look healthy to the other's
-	// decision for a moment; an evacuation begun then is given up once the
-	// other zone shows unhealthy too.
-	sc.until("both zones unhealthy are recorded and nothing is evacuated", time.Hour, func() bool {
-		ev := sc.evacuation()
-		if ev != nil && ev.Outcome == "" {
-			return false
-		}
-		n := 0
+	sc.until("both zones unhealthy are recorded", time.Hour, func() bool {
 		for _, a := range sc.actions() {
-			if strings.Contains(a.Reason, "but so is") || strings.Contains(a.Reason, "unhealthy too") {
-				n++
+			if strings.Contains(a.Reason, "but so is") {
+				return true
 			}
 		}
-		return n > 0
+		return false
 	})
 	for _, a := range sc.decisions("") {
 		t.Logf("decision: %s %s: %s", a.Action, a.Outcome, a.Reason)
 	}
-	if ev := sc.evacuation(); ev != nil && ev.Outcome != remediate.OutcomeAborted {
-		t.Errorf("evacuation %+v with both zones unhealthy: want none, or one given up", ev)
+	// An evacuation may be opened to confirm, but nothing moves: no shift,
+	// no instance added or taken out.
+	if ev := sc.evacuation(); ev != nil && (len(ev.Shifts) > 0 || ev.GroupDesiredSet > 0 || len(ev.Terminated) > 0 || ev.Outcome == "") {
+		t.Errorf("evacuation %+v with both zones unhealthy: want nothing moved", ev)
+	}
+	if n := moved() - before; n != 0 {
+		t.Errorf("%d zonal shifts, capacity changes or terminations with both zones unhealthy", n)
 	}
 	for _, res := range []string{sc.out.Ingress.LoadBalancerARN, aws.ToString(sc.group().AutoScalingGroupARN)} {
 		if got := sc.sim.ZonalShifts(res); len(got) != 0 {
@@ -538,7 +544,7 @@ func TestBothZonesUnhealthy(t *testing.T) {
 	}
 	notified := 0
 	for _, n := range sc.notices() {
-		if strings.Contains(n, "but so is") || strings.Contains(n, "unhealthy too") {
+		if strings.Contains(n, "but so is") {
 			notified++
 		}
 	}
@@ -549,5 +555,48 @@ func TestBothZonesUnhealthy(t *testing.T) {
 		if e.Status != sfntypes.ExecutionStatusSucceeded {
 			t.Errorf("execution %s %s", e.ARN, e.Status)
 		}
+	}
+}
+
+// TestEvacuationGivesUpWhenTheOtherZoneFails: zone a is evacuated; once
+// its capacity has started to move, zone b fails its checks too. The
+// evacuation is given up: its shifts end, the group returns to its count
+// before, and a notice says why.
+func TestEvacuationGivesUpWhenTheOtherZoneFails(t *testing.T) {
+	sc := newScenario(t, oneTaskPerInstance, nil)
+	sc.notices()
+	azs := sc.out.Network.AZs
+	if err := sc.sim.DegradeZone(azs[0], sim.ZoneDegradation{Failures: 0.7}); err != nil {
+		t.Fatal(err)
+	}
+	sc.until("zone a's evacuation moves capacity", time.Hour, func() bool {
+		ev := sc.evacuation()
+		return ev != nil && ev.Outcome == "" && ev.Phase != remediate.PhaseConfirm
+	})
+	if err := sc.sim.DegradeZone(azs[1], sim.ZoneDegradation{Failures: 1}); err != nil {
+		t.Fatal(err)
+	}
+	sc.until("the evacuation is given up", time.Hour, func() bool {
+		ev := sc.evacuation()
+		return ev != nil && ev.Outcome != ""
+	})
+	ev := sc.evacuation()
+	if ev.Outcome != remediate.OutcomeAborted {
+		t.Errorf("evacuation ended %s, want %s", ev.Outcome, remediate.OutcomeAborted)
+	}
+	for _, res := range []string{sc.out.Ingress.LoadBalancerARN, aws.ToString(sc.group().AutoScalingGroupARN)} {
+		if got := sc.sim.ZonalShifts(res); len(got) != 0 {
+			t.Errorf("%s still shifted away from %v", res, got)
+		}
+	}
+	if got := aws.ToInt32(sc.group().DesiredCapacity); got > ev.GroupDesiredBefore {
+		t.Errorf("group desired %d after giving up, above its %d before", got, ev.GroupDesiredBefore)
+	}
+	notified := false
+	for _, n := range sc.notices() {
+		notified = notified || strings.Contains(n, "unhealthy too")
+	}
+	if !notified {
+		t.Error("no notice says the evacuation was given up")
 	}
 }
