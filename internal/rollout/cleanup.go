@@ -28,6 +28,7 @@ type CleanupConfig struct {
 
 // RevertAPI is what returning a service to its previous revision calls.
 type RevertAPI interface {
+	service.ServicesAPI
 	service.UpdateAPI
 	service.ServiceDeploymentsAPI
 	StopAPI
@@ -132,8 +133,23 @@ func Abandon(ctx context.Context, api RevertAPI, led *ledger.Ledger, cluster str
 // says, and tells what it did.
 func revert(ctx context.Context, api RevertAPI, cluster string, rec *ledger.Deployment) (string, error) {
 	switch {
-	case rec.ServiceDeploymentARN == "":
+	case rec.ServiceDeploymentARN == "" && (rec.NewTaskDef == "" || rec.PreviousTaskDef == ""):
 		return "the service was not changed", nil
+	case rec.ServiceDeploymentARN == "":
+		// The revision is registered but the update is not recorded: it
+		// may have reached ECS before its record. The service says.
+		svc, err := service.DescribeService(ctx, api, cluster, rec.Service)
+		if err != nil {
+			return "", err
+		}
+		if aws.ToString(svc.TaskDefinition) != rec.NewTaskDef {
+			return "the service was not changed; an update still on its way is undone by the step that sends it", nil
+		}
+		st, err := service.UpdateRevision(ctx, api, cluster, rec.Service, rec.PreviousTaskDef)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("the rollout's update reached the service before its record; returned the service to %s (ECS deployment %s)", rec.PreviousTaskDef, st.DeploymentID), nil
 	case rec.Status == ledger.StatusRollingBack:
 		return "its rollback to " + rec.PreviousTaskDef + " continues", nil
 	case rec.PreviousTaskDef == "":

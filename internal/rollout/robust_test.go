@@ -275,6 +275,41 @@ func TestAbortedWhileTheUpdateIsSent(t *testing.T) {
 	}
 }
 
+// TestAbortedOnceTheUpdateIsSent aborts a rollout after the deploy step's
+// UpdateService has reached ECS and before the step records it: the abort
+// finds the service on the new revision, returns it and says so; the step
+// then finds its record ended and undoes its update too. The service runs
+// its previous image.
+func TestAbortedOnceTheUpdateIsSent(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	var aborted atomic.Bool
+	abort := func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("abortAfter", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleInitialize(ctx, in)
+			if _, ok := in.Parameters.(*ecs.UpdateServiceInput); ok && err == nil && aborted.CompareAndSwap(false, true) {
+				rec, _, rerr := rollout.Running(ctx, w.ledger, w.name)
+				if rerr != nil || rec == nil {
+					return out, md, fmt.Errorf("no rollout to abort: %v", rerr)
+				}
+				if _, rerr := rollout.Abandon(ctx, ecs.NewFromConfig(w.sim.Config()), w.ledger, w.name, rec, ledger.StatusAborted, "aborted by a test"); rerr != nil {
+					return out, md, rerr
+				}
+			}
+			return out, md, err
+		}), middleware.After)
+	}
+	w.serveRollout(awsclient.NewCalls(), abort, nil)
+	w.push("v8.1.0")
+	arn := w.started()
+	w.wait(arn)
+	rec := w.ended(arn)
+	if !aborted.Load() || rec.Status != ledger.StatusAborted || !strings.Contains(rec.Reason, "reached the service before its record") {
+		t.Fatalf("record %s: %s (aborted: %t)", rec.Status, rec.Reason, aborted.Load())
+	}
+	w.runsOnly(w.spec.Image())
+}
+
 // TestECSVerdictBeforeTheTokenIsStored holds the deploy step's task token
 // back until ECS's verdict has reached the resume function, which then
 // finds no waiter: the step, looking at ECS after storing its token,
