@@ -45,7 +45,7 @@ func TestLocalKeep(t *testing.T) {
 	var out, errOut lockedBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"local", "--keep", "--template", "../../template.yaml"}, &out, &errOut)
+		done <- run(ctx, []string{"local", "--keep", "--template", "../../template.yaml", "--scenario", "testdata/keep.json"}, &out, &errOut)
 	}()
 	deadline := time.After(5 * time.Minute)
 	for !strings.Contains(out.String(), "Ctrl-C stops everything it started") {
@@ -118,5 +118,39 @@ func TestLocalKeep(t *testing.T) {
 	if resp, err := http.Get(exports["AWS_ENDPOINT_URL"]); err == nil {
 		resp.Body.Close()
 		t.Errorf("the environment still answers after Ctrl-C")
+	}
+}
+
+// TestLocalScenarioFailsAtTheStepThatDiffers runs a scenario whose second
+// step expects a good image to be rolled back: the run exits 1 naming that
+// step, its record says what happened, and the step after it never runs.
+// A zone step, which needs the remediate state machine the template does
+// not declare, is refused naming its step before anything is built.
+func TestLocalScenarioFailsAtTheStepThatDiffers(t *testing.T) {
+	awstest.UseEndpoint(t, "http://127.0.0.1:1")
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"local", "--json", "--template", "../../template.yaml", "--scenario", "testdata/wrong-expectation.json"}, &out, &errOut)
+	if exitCode(err) != exitFailure || err == nil || !strings.Contains(err.Error(), `step 2 "push a good v2 and expect it rolled back": ended SUCCEEDED, want ROLLED_BACK`) {
+		t.Fatalf("exit code %d, %v, want 1 naming step 2\n%s", exitCode(err), err, errOut.String())
+	}
+	var rec struct {
+		Passed bool
+		Steps  []struct {
+			Name, Status string
+			Passed       bool
+		}
+	}
+	if jerr := json.Unmarshal(out.Bytes(), &rec); jerr != nil || rec.Passed || len(rec.Steps) != 2 || !rec.Steps[0].Passed || rec.Steps[1].Passed || rec.Steps[1].Status != "SUCCEEDED" {
+		t.Errorf("record %+v (%v), want the build passed, the push failed with SUCCEEDED, and no third step", rec, jerr)
+	}
+
+	out.Reset()
+	errOut.Reset()
+	err = run(context.Background(), []string{"local", "--template", "../../template.yaml", "--scenario", "testdata/needs-remediation.json"}, &out, &errOut)
+	if exitCode(err) != exitFailure || err == nil || !strings.Contains(err.Error(), `step 2 "degrade us-east-1a"`) || !strings.Contains(err.Error(), "RemediateStateMachine") {
+		t.Fatalf("exit code %d, %v, want 1 naming step 2 and the remediate state machine", exitCode(err), err)
+	}
+	if strings.Contains(out.String(), "step 1/2") {
+		t.Errorf("the build ran before the scenario was refused:\n%s", out.String())
 	}
 }

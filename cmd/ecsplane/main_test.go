@@ -57,7 +57,7 @@ func TestHelpOfEveryCommand(t *testing.T) {
 		{[]string{"stack", "plan", "--help"}, []string{"usage: ecsplane stack plan", "preflight", "--spec string", "--json\n      print one JSON object"}},
 		{[]string{"stack", "apply", "-h"}, []string{"usage: ecsplane stack apply", "--wait", "--interval duration", "(default 15s)", "--timeout duration", "(default 30m0s)", "($ECSPLANE_TASK_ROLE_ARN)"}},
 		{[]string{"stack", "destroy", "--help"}, []string{"usage: ecsplane stack destroy", "--state-machine string"}},
-		{[]string{"local", "--help"}, []string{"usage: ecsplane local", "--json\n      not supported: it prints the narrative", "--template string", "--keep"}},
+		{[]string{"local", "--help"}, []string{"usage: ecsplane local", "--json\n      print the whole run's record", "--scenario string", "(default scenarios/default.json)", "--template string", "--keep"}},
 		{[]string{"events", "--help"}, []string{"usage: ecsplane events put [flags] FILE...", "--json\n      print each event put as a JSON object"}},
 		{[]string{"events", "put", "--help"}, []string{"usage: ecsplane events put [flags] FILE...", "--bus string", "--region string"}},
 		{[]string{"invoke", "--help"}, []string{"usage: ecsplane invoke [flags] FUNCTION", "--event string", "--json"}},
@@ -105,7 +105,6 @@ func TestUsageErrors(t *testing.T) {
 			"the task execution role: set --execution-role-arn or $ECSPLANE_EXECUTION_ROLE_ARN; the task role: set --task-role-arn or $ECSPLANE_TASK_ROLE_ARN; " +
 			"the ledger table (the control plane's LedgerTableName output): set --table or $ECSPLANE_TABLE"},
 		{[]string{"stack", "destroy"}, "ecsplane stack destroy: missing the stack's name: set --name or $ECSPLANE_STACK\n"},
-		{[]string{"local", "--json"}, "ecsplane local: --json is not supported: it prints the narrative of a local run"},
 		{[]string{"local", "--speed", "0"}, "ecsplane local: --speed must be positive, got 0"},
 		{[]string{"events"}, "ecsplane events: want the subcommand put"},
 		{[]string{"events", "put"}, "ecsplane events put: want at least one FILE"},

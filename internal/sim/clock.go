@@ -171,7 +171,8 @@ func (s *Sim) RunUntil(cond func() bool, limit time.Duration) bool {
 // Run moves the virtual clock with wall time, speed times faster, until ctx is
 // done. It is the mode for interactive use such as the local environment;
 // tests step the clock with Advance and RunUntil instead. While Run is active
-// the SDK's retry backoff is scaled down by the same factor.
+// the SDK's retry backoff is scaled down by the same factor, and SetSpeed
+// changes the factor.
 func (s *Sim) Run(ctx context.Context, speed float64) {
 	if speed <= 0 {
 		speed = 1
@@ -186,8 +187,26 @@ func (s *Sim) Run(ctx context.Context, speed float64) {
 		case <-ctx.Done():
 			return
 		case now := <-ticker.C:
-			s.Advance(time.Duration(float64(now.Sub(last)) * speed))
+			s.Advance(time.Duration(float64(now.Sub(last)) * s.Speed()))
 			last = now
+		}
+	}
+}
+
+// Speed is the factor Run moves the clock by; 0 while the clock is stepped
+// by hand.
+func (s *Sim) Speed() float64 { return math.Float64frombits(s.clock.speed.Load()) }
+
+// SetSpeed changes the factor of a Run in progress from its next tick; it
+// does nothing while the clock is stepped by hand.
+func (s *Sim) SetSpeed(speed float64) {
+	if speed <= 0 {
+		return
+	}
+	for {
+		old := s.clock.speed.Load()
+		if old == 0 || s.clock.speed.CompareAndSwap(old, math.Float64bits(speed)) {
+			return
 		}
 	}
 }

@@ -93,3 +93,32 @@ func TestECSOptimizedAMIParameter(t *testing.T) {
 		t.Fatalf("GetParameters = %+v", both)
 	}
 }
+
+// TestSetSpeedChangesARun: a Run follows wall time at its factor, and
+// SetSpeed changes the factor of the Run in progress; with the clock
+// stepped by hand it does nothing.
+func TestSetSpeedChangesARun(t *testing.T) {
+	s := sim.New(sim.Options{Seed: 1})
+	s.SetSpeed(100)
+	if got := s.Speed(); got != 0 {
+		t.Fatalf("Speed %g with the clock stepped by hand after SetSpeed, want 0", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx, 1); close(done) }()
+	for s.Speed() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	s.SetSpeed(3600)
+	from := s.Now()
+	time.Sleep(200 * time.Millisecond)
+	// 200 ms at 3600x is 12 simulated minutes; at 1x it would be 200 ms.
+	if moved := s.Now().Sub(from); moved < 5*time.Minute {
+		t.Fatalf("the clock moved %s in 200 ms after SetSpeed(3600)", moved)
+	}
+	cancel()
+	<-done
+	if got := s.Speed(); got != 0 {
+		t.Fatalf("Speed %g after Run ended, want 0", got)
+	}
+}

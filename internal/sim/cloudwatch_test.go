@@ -201,6 +201,49 @@ func TestTargetTrackingScalesTheServiceOutUnderLoad(t *testing.T) {
 	}
 }
 
+// TestScaleInWaitsForEveryPolicy follows the target tracking page: with a
+// CPU and a memory policy, a memory far below its target does not scale
+// the service in while CPU is above its own; once CPU falls too, both
+// agree and the service scales in.
+func TestScaleInWaitsForEveryPolicy(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 35, instances: 4})
+	f.createService(t, serviceOpts{name: "web", desired: 2, minHealthy: 100, max: 200})
+	f.waitSteady(t, "web", 10*time.Minute)
+	ctx := context.Background()
+	resource := "service/" + fleetCluster + "/web"
+	if _, err := f.aas.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{
+		ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceId: aws.String(resource), ScalableDimension: aastypes.ScalableDimensionECSServiceDesiredCount,
+		MinCapacity: aws.Int32(2), MaxCapacity: aws.Int32(8),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for name, metric := range map[string]aastypes.MetricType{"cpu": aastypes.MetricTypeECSServiceAverageCPUUtilization, "memory": aastypes.MetricTypeECSServiceAverageMemoryUtilization} {
+		if _, err := f.aas.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{
+			PolicyName: aws.String(name), ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceId: aws.String(resource),
+			ScalableDimension: aastypes.ScalableDimensionECSServiceDesiredCount, PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
+			TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{
+				TargetValue: aws.Float64(50), PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: metric},
+			},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// CPU three times its target, memory a tenth of its own.
+	if err := f.sim.SetServiceLoad(fleetCluster, "web", 300, 10); err != nil {
+		t.Fatal(err)
+	}
+	advanceUntil(t, f.sim, 10*time.Minute, "scaled out", func() bool { return f.service(t, "web").DesiredCount == 6 })
+	// Memory's low alarm (15 datapoints) fires well within this hour; CPU
+	// at its target keeps the service where it is.
+	if f.sim.RunUntil(func() bool { return f.service(t, "web").DesiredCount < 6 }, time.Hour) {
+		t.Fatalf("desired count %d with CPU at its target and memory below its own, want 6: scale-in needs every policy", f.service(t, "web").DesiredCount)
+	}
+	if err := f.sim.SetServiceLoad(fleetCluster, "web", 30, 10); err != nil {
+		t.Fatal(err)
+	}
+	advanceUntil(t, f.sim, time.Hour, "scaled in", func() bool { return f.service(t, "web").DesiredCount < 6 })
+}
+
 func TestManagedScalingGrowsTheGroupForWaitingTasks(t *testing.T) {
 	f := newFleet(t, fleetOpts{seed: 34, instances: 1, provider: true})
 	// A t3.medium registers 3840 MiB: 7 tasks of 512 fill it, so 12 need a
