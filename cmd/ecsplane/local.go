@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ecsplane/ecsplane/internal/local"
@@ -19,16 +20,20 @@ var localCommand = command{
 		"Functions engine, the control plane created from the template, AWS behaviour from\n" +
 		"the simulator. Each step's outcome is checked; the first that differs from what the\n" +
 		"scenario expects ends the run with exit code 1, naming the step. It prints a live\n" +
-		"timeline, then the ledger and the figures.\n" +
+		"timeline, then the ledger and the figures, and writes the report page (--report).\n" +
 		"--keep keeps the environment for other commands.",
 	json: "print the whole run's record (steps, figures, timeline, samples, ledger) as one JSON object; the live timeline goes to stderr",
 }
+
+// defaultReport is where `make local` writes the report page.
+const defaultReport = ".local/report.html"
 
 func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd := localCommand
 	fs := cmd.flags()
 	tmpl := fs.String("template", "template.yaml", "SAM template the control plane is created from")
 	file := fs.String("scenario", "scenarios/default.json", "the scenario to run: steps and the outcomes they must reach")
+	reportPath := fs.String("report", defaultReport, "where to write the report page; empty for none")
 	name := fs.String("stack", "web-dev", "name of the stack to build (the control plane's stack name, AWS::StackName)")
 	python := fs.String("python", envOr("ECSPLANE_PYTHON", "python3"), "Python interpreter with moto[server]==5.2.1")
 	verbose := fs.Bool("v", false, "show moto's log")
@@ -83,6 +88,12 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		fmt.Fprintf(out, "    %s\n", lc.eventSummary())
+		if *reportPath != "" {
+			if err := writeReport(*reportPath, rec); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "==> report page: %s\n", *reportPath)
+		}
 		if asJSON {
 			if err := json.NewEncoder(stdout).Encode(rec); err != nil {
 				return err
@@ -94,9 +105,26 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(out, "==> scenario %s passed: %d steps in %s wall (the environment's start included)\n", sc.Name, len(sc.Steps), time.Since(start).Round(time.Millisecond))
 	if *keep {
+		s.SetSpeed(*speed)
 		lc.keep(ctx, out)
 	}
 	return nil
+}
+
+// writeReport writes the run's report page, creating its directory.
+func writeReport(path string, rec *scenario.Record) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := scenario.RenderReport(f, rec); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func envOr(key, def string) string {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -44,8 +45,9 @@ func TestLocalKeep(t *testing.T) {
 	defer cancel()
 	var out, errOut lockedBuffer
 	done := make(chan error, 1)
+	page := filepath.Join(t.TempDir(), "report.html")
 	go func() {
-		done <- run(ctx, []string{"local", "--keep", "--template", "../../template.yaml", "--scenario", "testdata/keep.json"}, &out, &errOut)
+		done <- run(ctx, []string{"local", "--keep", "--template", "../../template.yaml", "--scenario", "testdata/keep.json", "--report", page}, &out, &errOut)
 	}()
 	deadline := time.After(5 * time.Minute)
 	for !strings.Contains(out.String(), "Ctrl-C stops everything it started") {
@@ -104,6 +106,16 @@ func TestLocalKeep(t *testing.T) {
 	if got, _, err = cmd("history", "web-dev"); err != nil || !strings.Contains(strings.Join(strings.Fields(got), " "), "create SUCCEEDED") {
 		t.Errorf("history: %v\n%s", err, got)
 	}
+	// The run's report page, and the page `ecsplane report` makes of the
+	// kept stack from the simulator's CloudWatch metrics and the ledger,
+	// both in headless Chromium.
+	zones := []string{"us-east-1a", "us-east-1b"}
+	checkPage(t, page, map[string][]string{"tasks": zones, "healthy-targets": zones, "instances": zones, "deployments": {"steps", "rollouts"}, "alarms-actions": {"lifecycle actions"}})
+	fromCW := filepath.Join(t.TempDir(), "report.html")
+	if got, stderr, err := cmd("report", "--from", "2025-01-01T00:00:00Z", "--to", "2025-01-01T02:00:00Z", "--out", fromCW, "web-dev"); err != nil {
+		t.Errorf("report: %v\n%s%s", err, got, stderr)
+	}
+	checkPage(t, fromCW, map[string][]string{"healthy-targets": {"healthy us-east-1a", "healthy us-east-1b"}, "cpu": {"CPU %"}, "deployments": {"deployments", "lifecycle actions"}})
 	rolloutCommands(t, cmd)
 
 	cancel()
@@ -129,7 +141,7 @@ func TestLocalKeep(t *testing.T) {
 func TestLocalScenarioFailsAtTheStepThatDiffers(t *testing.T) {
 	awstest.UseEndpoint(t, "http://127.0.0.1:1")
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), []string{"local", "--json", "--template", "../../template.yaml", "--scenario", "testdata/wrong-expectation.json"}, &out, &errOut)
+	err := run(context.Background(), []string{"local", "--json", "--template", "../../template.yaml", "--scenario", "testdata/wrong-expectation.json", "--report", filepath.Join(t.TempDir(), "report.html")}, &out, &errOut)
 	if exitCode(err) != exitFailure || err == nil || !strings.Contains(err.Error(), `step 2 "push a good v2 and expect it rolled back": ended SUCCEEDED, want ROLLED_BACK`) {
 		t.Fatalf("exit code %d, %v, want 1 naming step 2\n%s", exitCode(err), err, errOut.String())
 	}
@@ -146,7 +158,7 @@ func TestLocalScenarioFailsAtTheStepThatDiffers(t *testing.T) {
 
 	out.Reset()
 	errOut.Reset()
-	err = run(context.Background(), []string{"local", "--template", "../../template.yaml", "--scenario", "testdata/needs-remediation.json"}, &out, &errOut)
+	err = run(context.Background(), []string{"local", "--template", "../../template.yaml", "--scenario", "testdata/needs-remediation.json", "--report", ""}, &out, &errOut)
 	if exitCode(err) != exitFailure || err == nil || !strings.Contains(err.Error(), `step 2 "degrade us-east-1a"`) || !strings.Contains(err.Error(), "RemediateStateMachine") {
 		t.Fatalf("exit code %d, %v, want 1 naming step 2 and the remediate state machine", exitCode(err), err)
 	}

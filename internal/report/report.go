@@ -103,7 +103,7 @@ func Clock(d time.Duration) string {
 const (
 	width   = 960
 	left    = 150
-	right   = 20
+	right   = 40
 	lineH   = 180
 	laneH   = 26
 	topPad  = 12
