@@ -47,7 +47,7 @@ func TestLocalKeep(t *testing.T) {
 	done := make(chan error, 1)
 	page := filepath.Join(t.TempDir(), "report.html")
 	go func() {
-		done <- run(ctx, []string{"local", "--keep", "--template", "../../template.yaml", "--scenario", "testdata/keep.json", "--report", page}, &out, &errOut)
+		done <- run(ctx, []string{"local", "--keep", "--template", "../../template.yaml", "--scenario", "../../scenarios/keep.json", "--report", page}, &out, &errOut)
 	}()
 	deadline := time.After(5 * time.Minute)
 	for !strings.Contains(out.String(), "Ctrl-C stops everything it started") {

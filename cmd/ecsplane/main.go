@@ -31,6 +31,8 @@ commands:
                       step's outcome, write the report page (--keep: keep it running for
                       the commands here and the AWS CLI)
   report <service>    write a stack's report page from CloudWatch and the ledger
+  drill KIND          run a chaos drill (bad-image, instance-loss, az-outage, gray-failure)
+                      against the local environment and print its recovery figures
   events put FILE...  put EventBridge events on the bus
   invoke FUNCTION     invoke a function with --event FILE and print its result or typed error
 
@@ -74,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runLocal(ctx, args[1:], stdout, stderr)
 	case "report":
 		return runReport(ctx, args[1:], stdout, stderr)
+	case "drill":
+		return runDrill(ctx, args[1:], stdout, stderr)
 	case "stack":
 		return runStack(ctx, args[1:], stdout, stderr)
 	case "events":

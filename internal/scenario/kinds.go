@@ -65,10 +65,24 @@ var Kinds = map[string]Kind{
 		Fields: []string{"expect.status", "expect.nothingTagged"}, Required: []string{"expect.status"}, Statuses: executionStatuses,
 		Needs: []string{"TeardownStateMachine"}, run: runTeardown,
 	},
+	"lose-instance": {
+		About:  "crash one of the group's InService instances in a zone (its status checks fail; Auto Scaling replaces it), then wait until the counts expected hold again",
+		Fields: append([]string{"zone"}, countFields...), Required: []string{"zone"},
+		Needs: []string{"LifecycleStateMachine"}, run: runLoseInstance,
+	},
+	"hold": {
+		About:  "let the step's timeout of simulated time pass while the counts expected hold at every moment; the step fails at the first moment one does not",
+		Fields: countFields, Required: []string{}, run: runHold,
+	},
 	// The zone steps act through remediation, which evacuates an
-	// impaired zone and restores it; they need its state machine.
+	// impaired zone and restores it; they need its state machine, and
+	// the expectations of an evacuation are written with it.
 	"degrade-zone": {
 		About:  "start a gray failure of a zone: its targets fail a share of health checks and requests while its instances pass their status checks",
+		Fields: append([]string{"zone"}, countFields...), Required: []string{"zone"}, Needs: []string{"RemediateStateMachine"},
+	},
+	"fail-zone": {
+		About:  "start an outage of a zone: its instances fail and launches there fail",
 		Fields: append([]string{"zone"}, countFields...), Required: []string{"zone"}, Needs: []string{"RemediateStateMachine"},
 	},
 	"recover-zone": {
@@ -90,27 +104,17 @@ var Faults = map[string]sim.ImageFault{
 }
 
 func runBuild(ctx context.Context, r *runner, st Step, res *StepRecord) error {
-	before := r.callCounts()
-	ex, err := r.startExecution(ctx, "BuildStateMachine", `{"spec": {}}`)
-	if err != nil {
-		return err
-	}
-	t, err := r.waitExecution(ctx, st, ex)
-	if err != nil {
-		return err
-	}
-	res.Status = t.status
-	res.Figures = r.callFigures(before)
-	res.Figures["state_transitions"] = t.transitions
-	if err := r.checkStatus(st, res.Status, t.cause); err != nil {
+	if err := r.runMachine(ctx, st, res, "BuildStateMachine", `{"spec": {}}`); err != nil {
 		return err
 	}
 	return r.checkCounts(st)
 }
 
-func runTeardown(ctx context.Context, r *runner, st Step, res *StepRecord) error {
+// runMachine starts one of the template's state machines as the CLI does,
+// waits for it to end, and checks its status.
+func (r *runner) runMachine(ctx context.Context, st Step, res *StepRecord, logicalID, input string) error {
 	before := r.callCounts()
-	ex, err := r.startExecution(ctx, "TeardownStateMachine", `{}`)
+	ex, err := r.startExecution(ctx, logicalID, input)
 	if err != nil {
 		return err
 	}
@@ -121,7 +125,11 @@ func runTeardown(ctx context.Context, r *runner, st Step, res *StepRecord) error
 	res.Status = t.status
 	res.Figures = r.callFigures(before)
 	res.Figures["state_transitions"] = t.transitions
-	if err := r.checkStatus(st, res.Status, t.cause); err != nil {
+	return r.checkStatus(st, res.Status, t.cause)
+}
+
+func runTeardown(ctx context.Context, r *runner, st Step, res *StepRecord) error {
+	if err := r.runMachine(ctx, st, res, "TeardownStateMachine", `{}`); err != nil {
 		return err
 	}
 	if !st.Expect.NothingTagged {
@@ -168,10 +176,15 @@ func (r *runner) leftovers(ctx context.Context) ([]string, error) {
 
 func runPush(ctx context.Context, r *runner, st Step, res *StepRecord) error {
 	cp := r.env.CP
-	repo := cp.FunctionEnvironment("RolloutFunction")["IMAGE_REPOSITORY"]
+	fn := cp.FunctionEnvironment("RolloutFunction")
+	repo := fn["IMAGE_REPOSITORY"]
 	_, name, _ := strings.Cut(repo, "/")
+	if p := fn["IMAGE_TAG_PREFIX"]; !strings.HasPrefix(st.Tag, p) {
+		return fmt.Errorf("tag %q does not start with %q: the template's push rule starts no rollout for it (ImageTagPrefix)", st.Tag, p)
+	}
 	before, invBefore := r.callCounts(), r.invocations("Rollout")
 	delivered := len(cp.Wiring.Dispatcher.Outcomes())
+	pushedAt := cp.Sim.Now()
 	digest, err := cp.Sim.PushImage(name, st.Tag)
 	if err != nil {
 		return fmt.Errorf("pushing %s:%s: %w", name, st.Tag, err)
@@ -218,6 +231,7 @@ func runPush(ctx context.Context, r *runner, st Step, res *StepRecord) error {
 	res.Figures["state_transitions"] = t.transitions
 	res.Figures["lambda_invocations"] = r.invocations("Rollout") - invBefore
 	res.Deployment = rec
+	r.rolloutTimes(res, pushedAt)
 	if rec.ImageDigest != digest {
 		return fmt.Errorf("the rollout of %s rolled out %s, want the pushed digest %s", st.Tag, rec.ImageDigest, digest)
 	}
@@ -353,4 +367,99 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// rolloutTimes adds, in simulated seconds from the push, when the rollout
+// reached ECS's verdict and when it finished, from the timeline.
+func (r *runner) rolloutTimes(res *StepRecord, pushedAt time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.rec.Timeline {
+		if e.Step != res.Index || e.Category != "rollout" {
+			continue
+		}
+		after := int(e.VirtualAt.Sub(pushedAt).Seconds())
+		switch {
+		case strings.HasSuffix(e.Event, ": "+string(ledger.PhaseECSCompleted)), strings.HasSuffix(e.Event, ": "+string(ledger.PhaseECSFailed)):
+			res.Figures["ecs_verdict_after_s"] = after
+		case strings.HasSuffix(e.Event, ": "+string(ledger.PhaseFinished)):
+			res.Figures["finished_after_s"] = after
+		}
+	}
+}
+
+func runLoseInstance(ctx context.Context, r *runner, st Step, res *StepRecord) error {
+	before := r.snapshot()
+	victim := ""
+	for _, i := range before.Instances {
+		if i.Zone == st.Zone && i.GroupState == "InService" {
+			victim = i.ID
+			break
+		}
+	}
+	if victim == "" {
+		return fmt.Errorf("no InService instance of the group in %s to lose", st.Zone)
+	}
+	healthyBefore := r.counts().byZone[st.Zone].HealthyTargets
+	crashedAt := r.env.CP.Sim.Now()
+	if err := r.env.CP.Sim.CrashInstance(victim); err != nil {
+		return err
+	}
+	r.line(entry{Category: "fault", Event: fmt.Sprintf("fault injected: instance %s in %s crashes", victim, st.Zone), Outcome: "its status checks fail; it stops serving"})
+	res.Figures = map[string]int{}
+	err := r.until(ctx, st, func() (bool, string, error) {
+		snap, c := r.snapshot(), r.counts()
+		now := snap.At
+		replaced := false
+		for _, i := range snap.Instances {
+			if i.Zone == st.Zone && i.ID != victim && i.GroupState == "InService" && !slices.ContainsFunc(before.Instances, func(b sim.InstanceView) bool { return b.ID == i.ID }) {
+				replaced = true
+			}
+		}
+		if _, ok := res.Figures["replaced_after_s"]; !ok && replaced {
+			res.Figures["replaced_after_s"] = int(now.Sub(crashedAt).Seconds())
+		}
+		z := c.byZone[st.Zone]
+		if _, ok := res.Figures["targets_restored_after_s"]; !ok && replaced && z != nil && z.HealthyTargets >= healthyBefore {
+			res.Figures["targets_restored_after_s"] = int(now.Sub(crashedAt).Seconds())
+		}
+		why := r.countsMiss(st, c)
+		if !replaced {
+			why = append(why, "no new instance InService in "+st.Zone+" yet")
+		}
+		if z == nil || z.HealthyTargets < healthyBefore {
+			why = append(why, fmt.Sprintf("%s has fewer healthy targets than the %d before", st.Zone, healthyBefore))
+		}
+		return len(why) == 0, strings.Join(why, "; "), nil
+	})
+	return err
+}
+
+func runHold(ctx context.Context, r *runner, st Step, res *StepRecord) error {
+	r.mu.Lock()
+	r.hold, r.holdErr, r.holdChecks = &st, "", 0
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.hold = nil
+		r.mu.Unlock()
+	}()
+	end := r.env.CP.Sim.Now().Add(time.Duration(st.Timeout))
+	for {
+		r.mu.Lock()
+		why, checks := r.holdErr, r.holdChecks
+		r.mu.Unlock()
+		if why != "" {
+			return errors.New(why)
+		}
+		if !r.env.CP.Sim.Now().Before(end) {
+			res.Figures = map[string]int{"snapshots_checked": checks}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

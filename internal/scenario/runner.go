@@ -61,10 +61,15 @@ type runner struct {
 	last      sim.Snapshot
 	lastCount counts
 	// shown are the counts the timeline last showed.
-	shown    counts
-	nextAt   time.Time
-	tracked  map[string]*tracked
-	outcomes int
+	shown counts
+	// hold is the step whose counts must hold at every snapshot, and
+	// holdErr the first moment they did not.
+	hold       *Step
+	holdErr    string
+	holdChecks int
+	nextAt     time.Time
+	tracked    map[string]*tracked
+	outcomes   int
 }
 
 // tracked is an execution the timeline follows.
@@ -197,6 +202,12 @@ func (r *runner) observe(s sim.Snapshot) {
 	c := countOf(s)
 	r.mu.Lock()
 	r.last, r.lastCount = s, c
+	if r.hold != nil && r.holdErr == "" {
+		r.holdChecks++
+		if why := r.countsMiss(*r.hold, c); len(why) > 0 {
+			r.holdErr = fmt.Sprintf("at %s: %s", Clock(s.At.Sub(r.vstart)), strings.Join(why, "; "))
+		}
+	}
 	sample := !s.At.Before(r.nextAt)
 	var prev counts
 	if sample {
@@ -303,7 +314,7 @@ func (r *runner) countsMiss(st Step, c counts) []string {
 				what string
 				got  int
 				want *Range
-			}{{"instances InService", n.Instances, pz.Instances}, {"tasks RUNNING", n.Tasks, pz.Tasks}, {"healthy targets", n.HealthyTargets, pz.HealthyTargets}} {
+			}{{"instances InService", n.Instances, pz.Instances}, {"tasks RUNNING", n.Tasks, pz.Tasks}, {"healthy targets", n.HealthyTargets, pz.HealthyTargets}, {"unhealthy targets", n.UnhealthyTargets, pz.UnhealthyTargets}} {
 				if !x.want.Holds(x.got) {
 					why = append(why, fmt.Sprintf("%s has %d %s, want %s", z, x.got, x.what, x.want))
 				}
@@ -401,8 +412,10 @@ func (r *runner) watchDeliveries(ctx context.Context) {
 			if o.Execution != "" {
 				e.StateMachine, e.Outcome = machineOf(o.Execution), "started "+short(lastColon(o.Execution))
 				r.track(o.Execution)
-			} else if o.Target != "" {
-				e.StateMachine = o.Target
+			} else if i := strings.Index(o.Target, "Function"); i > 0 {
+				// A function target's ID starts with the function's
+				// logical ID; the column names the function.
+				e.StateMachine = o.Target[:i+len("Function")]
 			}
 			if o.Error != "" {
 				e.Outcome += ": " + o.Error

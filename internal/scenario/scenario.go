@@ -86,9 +86,10 @@ type Expect struct {
 
 // PerZone are counts each zone must have.
 type PerZone struct {
-	Instances      *Range `json:"instances,omitempty"`
-	Tasks          *Range `json:"tasks,omitempty"`
-	HealthyTargets *Range `json:"healthyTargets,omitempty"`
+	Instances        *Range `json:"instances,omitempty"`
+	Tasks            *Range `json:"tasks,omitempty"`
+	HealthyTargets   *Range `json:"healthyTargets,omitempty"`
+	UnhealthyTargets *Range `json:"unhealthyTargets,omitempty"`
 }
 
 // Range bounds a count; a missing bound does not apply.
@@ -259,7 +260,7 @@ var phases = []string{string(ledger.PhaseLeaseTaken), string(ledger.PhaseUpdateS
 func (e Expect) ranges() map[string]*Range {
 	m := map[string]*Range{"tasks": e.Tasks, "instances": e.Instances, "drained": e.Drained}
 	if e.PerZone != nil {
-		m["perZone.instances"], m["perZone.tasks"], m["perZone.healthyTargets"] = e.PerZone.Instances, e.PerZone.Tasks, e.PerZone.HealthyTargets
+		m["perZone.instances"], m["perZone.tasks"], m["perZone.healthyTargets"], m["perZone.unhealthyTargets"] = e.PerZone.Instances, e.PerZone.Tasks, e.PerZone.HealthyTargets, e.PerZone.UnhealthyTargets
 	}
 	return m
 }

@@ -71,3 +71,20 @@ func TestRange(t *testing.T) {
 		t.Errorf("a nil range holds everything; %s", r)
 	}
 }
+
+// TestDrillScenarios: every drill is a valid scenario ending with the hold
+// after recovery; an unknown drill is refused.
+func TestDrillScenarios(t *testing.T) {
+	for _, name := range scenario.DrillNames() {
+		sc, err := scenario.DrillScenario(name, "us-east-1b")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if last := sc.Steps[len(sc.Steps)-1]; last.Do != "hold" || last.Expect.PerZone == nil || !last.Expect.PerZone.UnhealthyTargets.Holds(0) || last.Expect.PerZone.UnhealthyTargets.Holds(1) {
+			t.Errorf("%s ends with %+v, want the hold with no unhealthy target", name, last)
+		}
+	}
+	if _, err := scenario.DrillScenario("meteor", "us-east-1a"); err == nil || !strings.Contains(err.Error(), "bad-image") {
+		t.Errorf("unknown drill: %v", err)
+	}
+}
