@@ -106,6 +106,7 @@ func (o *localRun) run(ctx context.Context, sc *scenario.Scenario, source string
 	runCtx, stopClock := context.WithCancel(ctx)
 	defer stopClock()
 	go s.Run(runCtx, o.speed)
+	go lc.HoldForHooks(runCtx, 30*time.Second)
 
 	rec, runErr := scenario.Run(ctx, scenario.Env{Local: env, CP: lc.OnSim, Ledger: lc.session(out).Ledger, Out: out, Speed: o.speed}, sc)
 	if rec == nil {

@@ -22,6 +22,7 @@ type clock struct {
 	timers timerHeap
 	seq    uint64
 	speed  atomic.Uint64 // math.Float64bits of the real-time factor; 0 when stepped by hand
+	hold   atomic.Pointer[func() bool]
 }
 
 // timer is a scheduled callback. Callbacks run with Sim.mu held.
@@ -187,6 +188,10 @@ func (s *Sim) Run(ctx context.Context, speed float64) {
 		case <-ctx.Done():
 			return
 		case now := <-ticker.C:
+			if h := s.clock.hold.Load(); h != nil && (*h)() {
+				last = now
+				continue
+			}
 			s.Advance(time.Duration(float64(now.Sub(last)) * s.Speed()))
 			last = now
 		}
@@ -196,6 +201,18 @@ func (s *Sim) Run(ctx context.Context, speed float64) {
 // Speed is the factor Run moves the clock by; 0 while the clock is stepped
 // by hand.
 func (s *Sim) Speed() float64 { return math.Float64frombits(s.clock.speed.Load()) }
+
+// SetHold makes Run leave the clock where it is while hold reports true:
+// for a caller whose reactions to the simulator's events take longer in
+// wall time than they would on AWS, where, at Run's speed, they would let
+// minutes pass. hold runs without the simulator's lock; nil removes it.
+func (s *Sim) SetHold(hold func() bool) {
+	if hold == nil {
+		s.clock.hold.Store(nil)
+		return
+	}
+	s.clock.hold.Store(&hold)
+}
 
 // SetSpeed changes the factor of a Run in progress from its next tick; it
 // does nothing while the clock is stepped by hand.

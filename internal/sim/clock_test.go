@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,8 +96,9 @@ func TestECSOptimizedAMIParameter(t *testing.T) {
 }
 
 // TestSetSpeedChangesARun: a Run follows wall time at its factor, and
-// SetSpeed changes the factor of the Run in progress; with the clock
-// stepped by hand it does nothing.
+// SetSpeed changes the factor of the Run in progress (with the clock
+// stepped by hand it does nothing); SetHold stops the clock while its
+// function says so.
 func TestSetSpeedChangesARun(t *testing.T) {
 	s := sim.New(sim.Options{Seed: 1})
 	s.SetSpeed(100)
@@ -115,6 +117,20 @@ func TestSetSpeedChangesARun(t *testing.T) {
 	// 200 ms at 3600x is 12 simulated minutes; at 1x it would be 200 ms.
 	if moved := s.Now().Sub(from); moved < 5*time.Minute {
 		t.Fatalf("the clock moved %s in 200 ms after SetSpeed(3600)", moved)
+	}
+	var held atomic.Bool
+	held.Store(true)
+	s.SetHold(held.Load)
+	time.Sleep(30 * time.Millisecond)
+	from = s.Now()
+	time.Sleep(100 * time.Millisecond)
+	if moved := s.Now().Sub(from); moved != 0 {
+		t.Fatalf("the clock moved %s while held", moved)
+	}
+	held.Store(false)
+	time.Sleep(100 * time.Millisecond)
+	if moved := s.Now().Sub(from); moved < time.Minute {
+		t.Fatalf("the clock moved %s in 100 ms after the hold ended", moved)
 	}
 	cancel()
 	<-done
