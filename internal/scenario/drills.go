@@ -8,7 +8,9 @@ import (
 
 // Drill is a chaos drill: the failure it injects, as steps after the
 // stack's build and steady traffic, then a hold in which the counts of a
-// recovered stack must stay true at every moment.
+// recovered stack must stay true at every moment. The failure steps run at
+// 60x, where a second of local event delivery is a simulated minute, so
+// that the figures stay close to what the control plane would take on AWS.
 type Drill struct {
 	About string
 	// Failure are the drill's steps for zone; Figures name the figures of
@@ -24,7 +26,7 @@ var Drills = map[string]Drill{
 	"bad-image": {
 		About: "push an image whose pulls fail: ECS's circuit breaker rolls it back and the rollout records ROLLED_BACK_BY_ECS, while the running revision keeps serving",
 		Failure: func(string) []Step {
-			return []Step{{Name: "push v0-drill, whose pulls fail", Do: "push", Tag: "v0-drill", Fault: "pull-fails", Timeout: Duration(time.Hour), Speed: 180,
+			return []Step{{Name: "push v0-drill, whose pulls fail", Do: "push", Tag: "v0-drill", Fault: "pull-fails", Timeout: Duration(time.Hour), Speed: 60,
 				Expect: Expect{Status: "ROLLED_BACK_BY_ECS", PerZone: &PerZone{HealthyTargets: atLeast(1)}}}}
 		},
 		Figures: []string{"ecs_verdict_after_s", "finished_after_s"},
@@ -32,7 +34,7 @@ var Drills = map[string]Drill{
 	"instance-loss": {
 		About: "crash an instance of the group in the zone: Auto Scaling replaces it, its launch goes through the lifecycle state machine, ECS places the tasks again",
 		Failure: func(zone string) []Step {
-			return []Step{{Name: "lose an instance in " + zone, Do: "lose-instance", Zone: zone, Timeout: Duration(time.Hour), Speed: 90,
+			return []Step{{Name: "lose an instance in " + zone, Do: "lose-instance", Zone: zone, Timeout: Duration(time.Hour), Speed: 60,
 				Expect: Expect{PerZone: &PerZone{Instances: atLeast(1), HealthyTargets: atLeast(1), UnhealthyTargets: atMost(0)}}}}
 		},
 		Figures: []string{"replaced_after_s", "targets_restored_after_s"},
