@@ -94,15 +94,9 @@ func Run(ctx context.Context, env Env, sc *Scenario) (*Record, error) {
 	}
 	r := &runner{env: env, sc: sc, tracked: map[string]*tracked{}, start: time.Now(), vstart: env.CP.Sim.Now()}
 	r.rec = &Record{Scenario: sc.Name, About: sc.About, Stack: env.CP.Pseudo.StackName, Started: r.start, VirtualStart: r.vstart}
-	for i, st := range sc.Steps {
-		for _, id := range Kinds[st.Do].Needs {
-			if _, err := env.CP.StateMachine(id); err != nil {
-				return r.rec, &StepError{Index: i + 1, Name: st.Name, Err: fmt.Errorf("%w: a %s step needs the template's %s, which template.yaml does not declare", ErrMissingMachinery, st.Do, id)}
-			}
-		}
-		if Kinds[st.Do].run == nil {
-			return r.rec, &StepError{Index: i + 1, Name: st.Name, Err: fmt.Errorf("%w: the %s step is not built", ErrMissingMachinery, st.Do)}
-		}
+	if err := r.refuse(); err != nil {
+		r.rec.Error = err.Error()
+		return r.rec, err
 	}
 	stopObserve := env.CP.Sim.Observe(r.observe)
 	sub := env.CP.Sim.Subscribe()
@@ -128,6 +122,22 @@ func Run(ctx context.Context, env Env, sc *Scenario) (*Record, error) {
 		err = lerr
 	}
 	return r.rec, err
+}
+
+// refuse names the first step whose kind needs a state machine the
+// template does not declare, or is not built, before anything runs.
+func (r *runner) refuse() error {
+	for i, st := range r.sc.Steps {
+		for _, id := range Kinds[st.Do].Needs {
+			if _, err := r.env.CP.StateMachine(id); err != nil {
+				return &StepError{Index: i + 1, Name: st.Name, Err: fmt.Errorf("%w: a %s step needs the template's %s, which template.yaml does not declare", ErrMissingMachinery, st.Do, id)}
+			}
+		}
+		if Kinds[st.Do].run == nil {
+			return &StepError{Index: i + 1, Name: st.Name, Err: fmt.Errorf("%w: the %s step is not built", ErrMissingMachinery, st.Do)}
+		}
+	}
+	return nil
 }
 
 func (r *runner) steps(ctx context.Context) error {
