@@ -15,8 +15,8 @@ var drillCommand = command{
 		"traffic, inject the failure, wait for the control plane and the data plane to\n" +
 		"recover, then check for five simulated minutes that every zone serves from healthy\n" +
 		"targets only. It prints what it will do first, the timeline as it happens, and the\n" +
-		"recovery figures. az-outage and gray-failure act through remediation and are\n" +
-		"refused while the template declares no remediate state machine.",
+		"recovery figures. az-outage and gray-failure act through remediation; their zone\n" +
+		"steps are not built yet, and they are refused.",
 	json: "print the whole run's record as one JSON object; the live timeline goes to stderr",
 }
 

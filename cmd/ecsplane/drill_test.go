@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,7 +18,8 @@ import (
 // every zone kept a healthy target and the load balancer held no unhealthy
 // one, at every snapshot of the simulator. The drills that act through
 // remediation are refused, naming their step, while the template declares
-// no remediate state machine; a drill against AWS is refused.
+// no remediate state machine, or while their steps are not built; a drill
+// against AWS is refused.
 func TestDrills(t *testing.T) {
 	awstest.UseEndpoint(t, "http://127.0.0.1:1")
 	for _, name := range []string{"bad-image", "instance-loss"} {
@@ -57,8 +59,8 @@ func TestDrills(t *testing.T) {
 	}
 	for _, name := range []string{"az-outage", "gray-failure"} {
 		err := run(context.Background(), []string{"drill", name, "--template", "../../template.yaml", "--report", ""}, &bytes.Buffer{}, &bytes.Buffer{})
-		if exitCode(err) != exitFailure || err == nil || !strings.Contains(err.Error(), `step 3 "`) || !strings.Contains(err.Error(), "RemediateStateMachine") {
-			t.Errorf("drill %s: %v, want exit 1 naming step 3 and the remediate state machine", name, err)
+		if exitCode(err) != exitFailure || !errors.Is(err, scenario.ErrMissingMachinery) || !strings.Contains(err.Error(), `step 3 "`) {
+			t.Errorf("drill %s: %v, want exit 1 naming step 3, a step that is not built", name, err)
 		}
 	}
 	if err := run(context.Background(), []string{"drill", "bad-image", "--target", "aws"}, &bytes.Buffer{}, &bytes.Buffer{}); exitCode(err) != exitUsage {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ecsplane/ecsplane/internal/awstest"
+	"github.com/ecsplane/ecsplane/internal/scenario"
 )
 
 // lockedBuffer is an output the command writes while the test reads it.
@@ -136,8 +137,8 @@ func TestLocalKeep(t *testing.T) {
 // TestLocalScenarioFailsAtTheStepThatDiffers runs a scenario whose second
 // step expects a good image to be rolled back: the run exits 1 naming that
 // step, its record says what happened, and the step after it never runs.
-// A zone step, which needs the remediate state machine the template does
-// not declare, is refused naming its step before anything is built.
+// A zone step, which is not built, is refused naming its step before
+// anything is built.
 func TestLocalScenarioFailsAtTheStepThatDiffers(t *testing.T) {
 	awstest.UseEndpoint(t, "http://127.0.0.1:1")
 	var out, errOut bytes.Buffer
@@ -159,8 +160,8 @@ func TestLocalScenarioFailsAtTheStepThatDiffers(t *testing.T) {
 	out.Reset()
 	errOut.Reset()
 	err = run(context.Background(), []string{"local", "--template", "../../template.yaml", "--scenario", "testdata/needs-remediation.json", "--report", ""}, &out, &errOut)
-	if exitCode(err) != exitFailure || err == nil || !strings.Contains(err.Error(), `step 2 "degrade us-east-1a"`) || !strings.Contains(err.Error(), "RemediateStateMachine") {
-		t.Fatalf("exit code %d, %v, want 1 naming step 2 and the remediate state machine", exitCode(err), err)
+	if exitCode(err) != exitFailure || !errors.Is(err, scenario.ErrMissingMachinery) || !strings.Contains(err.Error(), `step 2 "degrade us-east-1a"`) {
+		t.Fatalf("exit code %d, %v, want 1 naming step 2, a step that is not built", exitCode(err), err)
 	}
 	if strings.Contains(out.String(), "step 1/2") {
 		t.Errorf("the build ran before the scenario was refused:\n%s", out.String())

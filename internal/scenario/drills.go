@@ -20,8 +20,8 @@ type Drill struct {
 }
 
 // Drills are the drills `ecsplane drill` runs, by name. az-outage and
-// gray-failure act through remediation and need its state machine: their
-// steps are refused, naming the step, while the template lacks it.
+// gray-failure act through remediation: their zone steps are refused,
+// naming the step, while they are not built.
 var Drills = map[string]Drill{
 	"bad-image": {
 		About: "push an image whose pulls fail: ECS's circuit breaker rolls it back and the rollout records ROLLED_BACK_BY_ECS, while the running revision keeps serving",

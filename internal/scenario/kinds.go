@@ -75,8 +75,8 @@ var Kinds = map[string]Kind{
 		Fields: countFields, Required: []string{}, run: runHold,
 	},
 	// The zone steps act through remediation, which evacuates an
-	// impaired zone and restores it; they need its state machine, and
-	// the expectations of an evacuation are written with it.
+	// impaired zone and restores it; they need its state machine. They
+	// have no run function yet, and the runner refuses them.
 	"degrade-zone": {
 		About:  "start a gray failure of a zone: its targets fail a share of health checks and requests while its instances pass their status checks",
 		Fields: append([]string{"zone"}, countFields...), Required: []string{"zone"}, Needs: []string{"RemediateStateMachine"},

@@ -485,6 +485,10 @@ func (r *runner) follow(ctx context.Context, api *sfn.Client, t *tracked) {
 		if a := r.actionOf(ctx, t.arn); a != nil {
 			outcome, category = a.Action+" "+a.Outcome+" "+a.Detail["instance"]+" "+a.Detail["zone"]+lifecycleNote(a), "lifecycle"
 		}
+	case t.machine == r.machineName("RemediateStateMachine"):
+		if a := r.actionOf(ctx, t.arn); a != nil {
+			outcome, category = a.Action+" "+a.Outcome+": "+a.Reason, "remediation"
+		}
 	}
 	if d.Error != nil {
 		outcome += " (" + aws.ToString(d.Error) + ": " + aws.ToString(d.Cause) + ")"
