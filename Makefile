@@ -67,7 +67,7 @@ lint: cfn-lint
 cfn-lint:
 	cfn-lint template.yaml
 
-## local: the whole lifecycle on the embedded AWS environment
+## local: the whole lifecycle on the embedded AWS environment (scenarios/default.json); the report page goes to .local/report.html
 local: setup
 	$(GO) run ./cmd/ecsplane local
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the tests and `make local` need, when it is missing: Debian's
-# nginx, gunicorn and wrk for the service tests, moto's server and cfn-lint
+# nginx, gunicorn and wrk for the service tests, chromium for the report
+# page's test, moto's server and cfn-lint
 # for the AWS emulation and template checks, the AWS CLI for the README's
 # plain-moto sequence, and the Go modules.
 set -euo pipefail
 
 PYTHON="${PYTHON:-python3}"
 apt_missing=()
-for pkg in nginx gunicorn wrk; do
+for pkg in nginx gunicorn wrk chromium; do
   command -v "$pkg" >/dev/null 2>&1 || apt_missing+=("$pkg")
 done
 if ((${#apt_missing[@]})); then

@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ecsplane/ecsplane/internal/awstest"
+	"github.com/ecsplane/ecsplane/internal/scenario"
 )
 
 // lockedBuffer is an output the command writes while the test reads it.
@@ -44,8 +46,9 @@ func TestLocalKeep(t *testing.T) {
 	defer cancel()
 	var out, errOut lockedBuffer
 	done := make(chan error, 1)
+	page := filepath.Join(t.TempDir(), "report.html")
 	go func() {
-		done <- run(ctx, []string{"local", "--keep", "--template", "../../template.yaml"}, &out, &errOut)
+		done <- run(ctx, []string{"local", "--keep", "--template", "../../template.yaml", "--scenario", "../../scenarios/keep.json", "--report", page}, &out, &errOut)
 	}()
 	deadline := time.After(5 * time.Minute)
 	for !strings.Contains(out.String(), "Ctrl-C stops everything it started") {
@@ -104,6 +107,16 @@ func TestLocalKeep(t *testing.T) {
 	if got, _, err = cmd("history", "web-dev"); err != nil || !strings.Contains(strings.Join(strings.Fields(got), " "), "create SUCCEEDED") {
 		t.Errorf("history: %v\n%s", err, got)
 	}
+	// The run's report page, and the page `ecsplane report` makes of the
+	// kept stack from the simulator's CloudWatch metrics and the ledger,
+	// both in headless Chromium.
+	zones := []string{"us-east-1a", "us-east-1b"}
+	checkPage(t, page, map[string][]string{"tasks": zones, "healthy-targets": zones, "instances": zones, "deployments": {"steps", "rollouts"}, "alarms-actions": {"lifecycle actions"}})
+	fromCW := filepath.Join(t.TempDir(), "report.html")
+	if got, stderr, err := cmd("report", "--from", "2025-01-01T00:00:00Z", "--to", "2025-01-01T02:00:00Z", "--out", fromCW, "web-dev"); err != nil {
+		t.Errorf("report: %v\n%s%s", err, got, stderr)
+	}
+	checkPage(t, fromCW, map[string][]string{"healthy-targets": {"healthy us-east-1a", "healthy us-east-1b"}, "cpu": {"CPU %"}, "deployments": {"deployments", "lifecycle actions"}})
 	rolloutCommands(t, cmd)
 
 	cancel()
@@ -118,5 +131,39 @@ func TestLocalKeep(t *testing.T) {
 	if resp, err := http.Get(exports["AWS_ENDPOINT_URL"]); err == nil {
 		resp.Body.Close()
 		t.Errorf("the environment still answers after Ctrl-C")
+	}
+}
+
+// TestLocalScenarioFailsAtTheStepThatDiffers runs a scenario whose second
+// step expects a good image to be rolled back: the run exits 1 naming that
+// step, its record says what happened, and the step after it never runs.
+// A zone step, which is not built, is refused naming its step before
+// anything is built.
+func TestLocalScenarioFailsAtTheStepThatDiffers(t *testing.T) {
+	awstest.UseEndpoint(t, "http://127.0.0.1:1")
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"local", "--json", "--template", "../../template.yaml", "--scenario", "testdata/wrong-expectation.json", "--report", filepath.Join(t.TempDir(), "report.html")}, &out, &errOut)
+	if exitCode(err) != exitFailure || err == nil || !strings.Contains(err.Error(), `step 2 "push a good v2 and expect it rolled back": ended SUCCEEDED, want ROLLED_BACK`) {
+		t.Fatalf("exit code %d, %v, want 1 naming step 2\n%s", exitCode(err), err, errOut.String())
+	}
+	var rec struct {
+		Passed bool
+		Steps  []struct {
+			Name, Status string
+			Passed       bool
+		}
+	}
+	if jerr := json.Unmarshal(out.Bytes(), &rec); jerr != nil || rec.Passed || len(rec.Steps) != 2 || !rec.Steps[0].Passed || rec.Steps[1].Passed || rec.Steps[1].Status != "SUCCEEDED" {
+		t.Errorf("record %+v (%v), want the build passed, the push failed with SUCCEEDED, and no third step", rec, jerr)
+	}
+
+	out.Reset()
+	errOut.Reset()
+	err = run(context.Background(), []string{"local", "--template", "../../template.yaml", "--scenario", "testdata/needs-remediation.json", "--report", ""}, &out, &errOut)
+	if exitCode(err) != exitFailure || !errors.Is(err, scenario.ErrMissingMachinery) || !strings.Contains(err.Error(), `step 2 "degrade us-east-1a"`) {
+		t.Fatalf("exit code %d, %v, want 1 naming step 2, a step that is not built", exitCode(err), err)
+	}
+	if strings.Contains(out.String(), "step 1/2") {
+		t.Errorf("the build ran before the scenario was refused:\n%s", out.String())
 	}
 }

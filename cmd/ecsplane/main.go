@@ -27,8 +27,12 @@ commands:
   stack plan          list every change a build would make, after the preflight checks
   stack apply         build the stack: preflight, then every change, then wait until ready
   stack destroy       tear the stack down
-  local               run the control plane end to end on the embedded AWS environment
-                      (--keep: keep it running for the commands here and the AWS CLI)
+  local               run a scenario end to end on the embedded AWS environment, check each
+                      step's outcome, write the report page (--keep: keep it running for
+                      the commands here and the AWS CLI)
+  report <service>    write a stack's report page from CloudWatch and the ledger
+  drill KIND          run a chaos drill (bad-image, instance-loss, az-outage, gray-failure)
+                      against the local environment and print its recovery figures
   events put FILE...  put EventBridge events on the bus
   invoke FUNCTION     invoke a function with --event FILE and print its result or typed error
 
@@ -70,6 +74,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runStatus(ctx, args[1:], stdout, stderr)
 	case "local":
 		return runLocal(ctx, args[1:], stdout, stderr)
+	case "report":
+		return runReport(ctx, args[1:], stdout, stderr)
+	case "drill":
+		return runDrill(ctx, args[1:], stdout, stderr)
 	case "stack":
 		return runStack(ctx, args[1:], stdout, stderr)
 	case "events":

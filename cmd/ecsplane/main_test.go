@@ -57,7 +57,9 @@ func TestHelpOfEveryCommand(t *testing.T) {
 		{[]string{"stack", "plan", "--help"}, []string{"usage: ecsplane stack plan", "preflight", "--spec string", "--json\n      print one JSON object"}},
 		{[]string{"stack", "apply", "-h"}, []string{"usage: ecsplane stack apply", "--wait", "--interval duration", "(default 15s)", "--timeout duration", "(default 30m0s)", "($ECSPLANE_TASK_ROLE_ARN)"}},
 		{[]string{"stack", "destroy", "--help"}, []string{"usage: ecsplane stack destroy", "--state-machine string"}},
-		{[]string{"local", "--help"}, []string{"usage: ecsplane local", "--json\n      not supported: it prints the narrative", "--template string", "--keep"}},
+		{[]string{"local", "--help"}, []string{"usage: ecsplane local", "--json\n      print the whole run's record", "--scenario string", "(default scenarios/default.json)", "--report string", "--template string", "--keep"}},
+		{[]string{"drill", "--help"}, []string{"usage: ecsplane drill [flags] bad-image|instance-loss|az-outage|gray-failure", "--zone string", "--target string", "--json"}},
+		{[]string{"report", "--help"}, []string{"usage: ecsplane report [flags] <service>", "GetMetricData", "--from string", "--to string", "--out string", "($ECSPLANE_TABLE)"}},
 		{[]string{"events", "--help"}, []string{"usage: ecsplane events put [flags] FILE...", "--json\n      print each event put as a JSON object"}},
 		{[]string{"events", "put", "--help"}, []string{"usage: ecsplane events put [flags] FILE...", "--bus string", "--region string"}},
 		{[]string{"invoke", "--help"}, []string{"usage: ecsplane invoke [flags] FUNCTION", "--event string", "--json"}},
@@ -65,7 +67,7 @@ func TestHelpOfEveryCommand(t *testing.T) {
 		{[]string{"rollback", "-h"}, []string{"usage: ecsplane rollback [flags] <service>", "last SUCCEEDED deployment", "--wait", "--table string"}},
 		{[]string{"abort", "--help"}, []string{"usage: ecsplane abort [flags] <service>", "StopServiceDeployment", "--json"}},
 		{[]string{"status", "--help"}, []string{"usage: ecsplane status [flags] <service>", "healthy targets per zone", "--region string"}},
-		{[]string{"--help"}, []string{"deploy <service>", "rollback <service>", "abort <service>", "status <service>"}},
+		{[]string{"--help"}, []string{"deploy <service>", "rollback <service>", "abort <service>", "status <service>", "report <service>", "drill KIND"}},
 	}
 	for _, tt := range tests {
 		out, errOut, code := cli(t, tt.args...)
@@ -105,7 +107,13 @@ func TestUsageErrors(t *testing.T) {
 			"the task execution role: set --execution-role-arn or $ECSPLANE_EXECUTION_ROLE_ARN; the task role: set --task-role-arn or $ECSPLANE_TASK_ROLE_ARN; " +
 			"the ledger table (the control plane's LedgerTableName output): set --table or $ECSPLANE_TABLE"},
 		{[]string{"stack", "destroy"}, "ecsplane stack destroy: missing the stack's name: set --name or $ECSPLANE_STACK\n"},
-		{[]string{"local", "--json"}, "ecsplane local: --json is not supported: it prints the narrative of a local run"},
+		{[]string{"local", "--scenario", "testdata/none.json"}, "ecsplane local: open testdata/none.json: no such file or directory"},
+		{[]string{"local", "--scenario", "testdata/invalid.json"}, `ecsplane local: scenario testdata/invalid.json is invalid: step 1 "deploy it": unknown kind "deploy"`},
+		{[]string{"drill"}, "ecsplane drill: want one drill: az-outage, bad-image, gray-failure, instance-loss"},
+		{[]string{"drill", "meteor"}, `ecsplane drill: unknown drill "meteor"`},
+		{[]string{"drill", "--target", "aws", "bad-image"}, "drills run against the local environment only"},
+		{[]string{"report", "web"}, "ecsplane report: missing the ledger table"},
+		{[]string{"report", "--table", "t", "--from", "yesterday", "web"}, "ecsplane report: --from: parsing time"},
 		{[]string{"local", "--speed", "0"}, "ecsplane local: --speed must be positive, got 0"},
 		{[]string{"events"}, "ecsplane events: want the subcommand put"},
 		{[]string{"events", "put"}, "ecsplane events put: want at least one FILE"},

@@ -55,9 +55,9 @@ func DeploymentAlarms(spec stack.Spec) []string {
 	return []string{AlarmName(spec, AlarmTarget5xx), AlarmName(spec, AlarmELB5xx)}
 }
 
-// arnSuffix returns the part of an ELB ARN CloudWatch uses as a dimension:
+// ARNDimension returns the part of an ELB ARN CloudWatch uses as a dimension:
 // "app/name/id" for a load balancer, "targetgroup/name/id" for a group.
-func arnSuffix(arn string) string {
+func ARNDimension(arn string) string {
 	if i := strings.Index(arn, ":loadbalancer/"); i >= 0 {
 		return arn[i+len(":loadbalancer/"):]
 	}
@@ -92,7 +92,7 @@ func Alarms(spec stack.Spec, azs []string, lbARN, tgARN, capacityProvider string
 		}
 	}
 	svc := dims("ClusterName", ClusterName(spec), "ServiceName", Name(spec))
-	lb, tg := arnSuffix(lbARN), arnSuffix(tgARN)
+	lb, tg := ARNDimension(lbARN), ARNDimension(tgARN)
 	out := []*cloudwatch.PutMetricAlarmInput{
 		alarm(AlarmCPU, "service CPU utilisation is high", "AWS/ECS", "CPUUtilization", cwtypes.StatisticAverage, a.CPUHigh, "missing", svc),
 		alarm(AlarmMemory, "service memory utilisation is high", "AWS/ECS", "MemoryUtilization", cwtypes.StatisticAverage, a.MemoryHigh, "missing", svc),

@@ -19,8 +19,8 @@ func TestArnSuffix(t *testing.T) {
 		"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/73e2d6bc24d8a067":       "targetgroup/web-tg/73e2d6bc24d8a067",
 		"arn:aws:ecs:us-east-1:123456789012:task-definition/web:3":                                      "3",
 	} {
-		if got := arnSuffix(arn); got != want {
-			t.Errorf("arnSuffix(%s) = %s, want %s", arn, got, want)
+		if got := ARNDimension(arn); got != want {
+			t.Errorf("ARNDimension(%s) = %s, want %s", arn, got, want)
 		}
 	}
 	if family("arn:aws:ecs:us-east-1:123456789012:task-definition/web-dev:12") != "web-dev" {

@@ -344,8 +344,15 @@ func (s *Sim) describeAASActivities(in *aas.DescribeScalingActivitiesInput) (*aa
 //     not happen while an ECS deployment is in progress: "Application Auto
 //     Scaling turns off scale-in processes while Amazon ECS deployments are
 //     in progress."
+//   - With several target tracking policies on one target, scale-in waits
+//     until every policy that may scale in is ready to (its low alarm in
+//     ALARM), and goes no lower than any of them asks: "Application Auto
+//     Scaling scales out if any of the target tracking policies are ready
+//     for scale out, but will scale in only if all of the target tracking
+//     policies (with the scale-in portion enabled) are ready to scale in."
 //
 // https://docs.aws.amazon.com/autoscaling/application/userguide/target-tracking-scaling-policy-overview.html
+// https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-target-tracking.html
 // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-auto-scaling.html
 func (s *Sim) aasExecute(policyArn string, a *metricAlarm) {
 	p, ok := s.aas.policies[policyArn]
@@ -373,6 +380,21 @@ func (s *Sim) aasExecute(policyArn string, a *metricAlarm) {
 			cool = time.Duration(*v) * time.Second
 		}
 		if s.deploymentInProgress(svc) || !p.lastIn.IsZero() && s.clock.now.Before(p.lastIn.Add(cool)) {
+			return
+		}
+		for _, q := range s.aas.policies {
+			if q == p || q.target != p.target || q.low == "" {
+				continue
+			}
+			qa, ok := s.cw.alarms[q.low]
+			if !ok || qa.state != cwtypes.StateValueAlarm {
+				return
+			}
+			if v, ok := s.latestValue(qa); ok {
+				want = max(want, min(int32(math.Ceil(float64(running)*v/aws.ToFloat64(q.conf.TargetValue))), p.target.max))
+			}
+		}
+		if want >= svc.desired {
 			return
 		}
 		p.lastIn = s.clock.now

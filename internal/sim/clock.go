@@ -22,6 +22,7 @@ type clock struct {
 	timers timerHeap
 	seq    uint64
 	speed  atomic.Uint64 // math.Float64bits of the real-time factor; 0 when stepped by hand
+	hold   atomic.Pointer[func() bool]
 }
 
 // timer is a scheduled callback. Callbacks run with Sim.mu held.
@@ -171,7 +172,8 @@ func (s *Sim) RunUntil(cond func() bool, limit time.Duration) bool {
 // Run moves the virtual clock with wall time, speed times faster, until ctx is
 // done. It is the mode for interactive use such as the local environment;
 // tests step the clock with Advance and RunUntil instead. While Run is active
-// the SDK's retry backoff is scaled down by the same factor.
+// the SDK's retry backoff is scaled down by the same factor, and SetSpeed
+// changes the factor.
 func (s *Sim) Run(ctx context.Context, speed float64) {
 	if speed <= 0 {
 		speed = 1
@@ -186,8 +188,42 @@ func (s *Sim) Run(ctx context.Context, speed float64) {
 		case <-ctx.Done():
 			return
 		case now := <-ticker.C:
-			s.Advance(time.Duration(float64(now.Sub(last)) * speed))
+			if h := s.clock.hold.Load(); h != nil && (*h)() {
+				last = now
+				continue
+			}
+			s.Advance(time.Duration(float64(now.Sub(last)) * s.Speed()))
 			last = now
+		}
+	}
+}
+
+// Speed is the factor Run moves the clock by; 0 while the clock is stepped
+// by hand.
+func (s *Sim) Speed() float64 { return math.Float64frombits(s.clock.speed.Load()) }
+
+// SetHold makes Run leave the clock where it is while hold reports true:
+// for a caller whose reactions to the simulator's events take longer in
+// wall time than they would on AWS, where, at Run's speed, they would let
+// minutes pass. hold runs without the simulator's lock; nil removes it.
+func (s *Sim) SetHold(hold func() bool) {
+	if hold == nil {
+		s.clock.hold.Store(nil)
+		return
+	}
+	s.clock.hold.Store(&hold)
+}
+
+// SetSpeed changes the factor of a Run in progress from its next tick; it
+// does nothing while the clock is stepped by hand.
+func (s *Sim) SetSpeed(speed float64) {
+	if speed <= 0 {
+		return
+	}
+	for {
+		old := s.clock.speed.Load()
+		if old == 0 || s.clock.speed.CompareAndSwap(old, math.Float64bits(speed)) {
+			return
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,5 +92,49 @@ func TestECSOptimizedAMIParameter(t *testing.T) {
 	}
 	if len(both.Parameters) != 1 || len(both.InvalidParameters) != 1 || both.InvalidParameters[0] != "/nope" {
 		t.Fatalf("GetParameters = %+v", both)
+	}
+}
+
+// TestSetSpeedChangesARun: a Run follows wall time at its factor, and
+// SetSpeed changes the factor of the Run in progress (with the clock
+// stepped by hand it does nothing); SetHold stops the clock while its
+// function says so.
+func TestSetSpeedChangesARun(t *testing.T) {
+	s := sim.New(sim.Options{Seed: 1})
+	s.SetSpeed(100)
+	if got := s.Speed(); got != 0 {
+		t.Fatalf("Speed %g with the clock stepped by hand after SetSpeed, want 0", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx, 1); close(done) }()
+	for s.Speed() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	s.SetSpeed(3600)
+	from := s.Now()
+	time.Sleep(200 * time.Millisecond)
+	// 200 ms at 3600x is 12 simulated minutes; at 1x it would be 200 ms.
+	if moved := s.Now().Sub(from); moved < 5*time.Minute {
+		t.Fatalf("the clock moved %s in 200 ms after SetSpeed(3600)", moved)
+	}
+	var held atomic.Bool
+	held.Store(true)
+	s.SetHold(held.Load)
+	time.Sleep(30 * time.Millisecond)
+	from = s.Now()
+	time.Sleep(100 * time.Millisecond)
+	if moved := s.Now().Sub(from); moved != 0 {
+		t.Fatalf("the clock moved %s while held", moved)
+	}
+	held.Store(false)
+	time.Sleep(100 * time.Millisecond)
+	if moved := s.Now().Sub(from); moved < time.Minute {
+		t.Fatalf("the clock moved %s in 100 ms after the hold ended", moved)
+	}
+	cancel()
+	<-done
+	if got := s.Speed(); got != 0 {
+		t.Fatalf("Speed %g after Run ended, want 0", got)
 	}
 }

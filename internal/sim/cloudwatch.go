@@ -23,6 +23,7 @@ func init() {
 	})
 	handle(cwID, "PutMetricData", (*Sim).putMetricData)
 	handle(cwID, "GetMetricStatistics", (*Sim).getMetricStatistics)
+	handle(cwID, "GetMetricData", (*Sim).getMetricData)
 	handle(cwID, "ListMetrics", (*Sim).listMetrics)
 	handle(cwID, "PutMetricAlarm", (*Sim).putMetricAlarm)
 	handle(cwID, "DescribeAlarms", (*Sim).describeAlarms)
@@ -218,6 +219,56 @@ func (s *Sim) getMetricStatistics(in *cloudwatch.GetMetricStatisticsInput) (*clo
 			}
 			out.Datapoints = append(out.Datapoints, dp)
 		}
+	}
+	return out, nil
+}
+
+// getMetricData answers MetricStat queries: one value per period in which
+// the metric has datapoints, newest first unless ScanBy says otherwise, as
+// GetMetricData returns them. Metric math expressions are not simulated.
+//
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html
+func (s *Sim) getMetricData(in *cloudwatch.GetMetricDataInput) (*cloudwatch.GetMetricDataOutput, error) {
+	if len(in.MetricDataQueries) == 0 || len(in.MetricDataQueries) > 500 {
+		return nil, cwInvalid("The collection MetricDataQueries must not be empty and must hold at most 500 queries.")
+	}
+	start, end := aws.ToTime(in.StartTime), aws.ToTime(in.EndTime)
+	if !start.Before(end) {
+		return nil, cwInvalid("The parameter StartTime must be less than the parameter EndTime.")
+	}
+	out := &cloudwatch.GetMetricDataOutput{}
+	for _, q := range in.MetricDataQueries {
+		ms := q.MetricStat
+		if ms == nil || ms.Metric == nil {
+			return nil, cwInvalid("The query %s has no MetricStat: the simulator answers MetricStat queries, not metric math.", aws.ToString(q.Id))
+		}
+		period := time.Duration(aws.ToInt32(ms.Period)) * time.Second
+		if period <= 0 {
+			return nil, cwInvalid("The parameter MetricStat.Period must be greater than 0.")
+		}
+		if !slices.Contains(types.Statistic("").Values(), types.Statistic(aws.ToString(ms.Stat))) {
+			return nil, cwInvalid("The query %s's Stat %q is not one the simulator computes: SampleCount, Average, Sum, Minimum or Maximum.", aws.ToString(q.Id), aws.ToString(ms.Stat))
+		}
+		if q.ReturnData != nil && !*q.ReturnData {
+			continue
+		}
+		res := types.MetricDataResult{Id: q.Id, Label: ms.Metric.MetricName, StatusCode: types.StatusCodeComplete}
+		if q.Label != nil {
+			res.Label = q.Label
+		}
+		if ser, ok := s.cw.series[metricKey(aws.ToString(ms.Metric.Namespace), aws.ToString(ms.Metric.MetricName), ms.Metric.Dimensions)]; ok {
+			for from := start.Truncate(period); from.Before(end); from = from.Add(period) {
+				if v, _, ok := ser.stat(from, from.Add(period), types.Statistic(aws.ToString(ms.Stat))); ok {
+					res.Timestamps = append(res.Timestamps, from)
+					res.Values = append(res.Values, v)
+				}
+			}
+		}
+		if in.ScanBy != types.ScanByTimestampAscending {
+			slices.Reverse(res.Timestamps)
+			slices.Reverse(res.Values)
+		}
+		out.MetricDataResults = append(out.MetricDataResults, res)
 	}
 	return out, nil
 }

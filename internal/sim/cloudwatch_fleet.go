@@ -190,7 +190,7 @@ func (s *Sim) publishLBMetrics(lb *loadBalancer, ts time.Time, svcCPU map[*ecsSe
 			tg.requests[t.id] += per
 			a, flaky, extra := s.targetAnswer(tg, t)
 			switch a {
-			case answerError:
+			case answerError, answerRequestErrors:
 				tg5xx += per
 				tg5xxByZone[t.az] += per
 			case answerRefused:

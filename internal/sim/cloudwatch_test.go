@@ -145,17 +145,8 @@ func TestAlarmStateChangeEventCarriesTheEvaluation(t *testing.T) {
 }
 
 func TestTargetTrackingScalesTheServiceOutUnderLoad(t *testing.T) {
-	f := newFleet(t, fleetOpts{seed: 33, instances: 4})
-	f.createService(t, serviceOpts{name: "web", desired: 2, minHealthy: 100, max: 200})
-	f.waitSteady(t, "web", 10*time.Minute)
+	f, resource := scalableService(t, 33)
 	ctx := context.Background()
-	resource := "service/" + fleetCluster + "/web"
-	if _, err := f.aas.RegisterScalableTarget(ctx, &aas.RegisterScalableTargetInput{
-		ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceId: aws.String(resource), ScalableDimension: aastypes.ScalableDimensionECSServiceDesiredCount,
-		MinCapacity: aws.Int32(2), MaxCapacity: aws.Int32(8),
-	}); err != nil {
-		t.Fatal(err)
-	}
 	policy, err := f.aas.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{
 		PolicyName: aws.String("cpu50"), ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceId: aws.String(resource),
 		ScalableDimension: aastypes.ScalableDimensionECSServiceDesiredCount, PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
@@ -199,6 +190,57 @@ func TestTargetTrackingScalesTheServiceOutUnderLoad(t *testing.T) {
 	if got := f.service(t, "web").DesiredCount; got != 6 {
 		t.Fatalf("desired count %d at the target utilization, want 6", got)
 	}
+}
+
+// scalableService is a steady service of 2 tasks on 4 instances, whose
+// desired count Application Auto Scaling may move from 2 to 8.
+func scalableService(t *testing.T, seed uint64) (*fleet, string) {
+	t.Helper()
+	f := newFleet(t, fleetOpts{seed: seed, instances: 4})
+	f.createService(t, serviceOpts{name: "web", desired: 2, minHealthy: 100, max: 200})
+	f.waitSteady(t, "web", 10*time.Minute)
+	resource := "service/" + fleetCluster + "/web"
+	if _, err := f.aas.RegisterScalableTarget(context.Background(), &aas.RegisterScalableTargetInput{
+		ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceId: aws.String(resource), ScalableDimension: aastypes.ScalableDimensionECSServiceDesiredCount,
+		MinCapacity: aws.Int32(2), MaxCapacity: aws.Int32(8),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return f, resource
+}
+
+// TestScaleInWaitsForEveryPolicy follows the target tracking page: with a
+// CPU and a memory policy, a memory far below its target does not scale
+// the service in while CPU is above its own; once CPU falls too, both
+// agree and the service scales in.
+func TestScaleInWaitsForEveryPolicy(t *testing.T) {
+	f, resource := scalableService(t, 35)
+	ctx := context.Background()
+	for name, metric := range map[string]aastypes.MetricType{"cpu": aastypes.MetricTypeECSServiceAverageCPUUtilization, "memory": aastypes.MetricTypeECSServiceAverageMemoryUtilization} {
+		if _, err := f.aas.PutScalingPolicy(ctx, &aas.PutScalingPolicyInput{
+			PolicyName: aws.String(name), ServiceNamespace: aastypes.ServiceNamespaceEcs, ResourceId: aws.String(resource),
+			ScalableDimension: aastypes.ScalableDimensionECSServiceDesiredCount, PolicyType: aastypes.PolicyTypeTargetTrackingScaling,
+			TargetTrackingScalingPolicyConfiguration: &aastypes.TargetTrackingScalingPolicyConfiguration{
+				TargetValue: aws.Float64(50), PredefinedMetricSpecification: &aastypes.PredefinedMetricSpecification{PredefinedMetricType: metric},
+			},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// CPU three times its target, memory a tenth of its own.
+	if err := f.sim.SetServiceLoad(fleetCluster, "web", 300, 10); err != nil {
+		t.Fatal(err)
+	}
+	advanceUntil(t, f.sim, 10*time.Minute, "scaled out", func() bool { return f.service(t, "web").DesiredCount == 6 })
+	// Memory's low alarm (15 datapoints) fires well within this hour; CPU
+	// at its target keeps the service where it is.
+	if f.sim.RunUntil(func() bool { return f.service(t, "web").DesiredCount < 6 }, time.Hour) {
+		t.Fatalf("desired count %d with CPU at its target and memory below its own, want 6: scale-in needs every policy", f.service(t, "web").DesiredCount)
+	}
+	if err := f.sim.SetServiceLoad(fleetCluster, "web", 30, 10); err != nil {
+		t.Fatal(err)
+	}
+	advanceUntil(t, f.sim, time.Hour, "scaled in", func() bool { return f.service(t, "web").DesiredCount < 6 })
 }
 
 func TestManagedScalingGrowsTheGroupForWaitingTasks(t *testing.T) {

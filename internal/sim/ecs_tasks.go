@@ -36,6 +36,14 @@ const (
 	// task is killed only after its containers' stop timeout. It ranks below
 	// the other faults, which win when an image has both.
 	ImageIgnoresSIGTERM
+	// ImageServerErrors makes tasks run and pass their health checks,
+	// whose path still answers, while every other request is answered
+	// with a 5xx code: the load balancer counts them in
+	// HTTPCode_Target_5XX_Count, and neither ECS nor the target group
+	// sees anything wrong. Unlike the other faults it also reaches the
+	// tasks already running, as a fault that shows only after start-up
+	// (a cache that expires, a leak) does.
+	ImageServerErrors
 	// ImagePullFails makes tasks stop in PENDING with CannotPullContainerError.
 	ImagePullFails
 	// ImageExits makes the essential container exit shortly after it starts.

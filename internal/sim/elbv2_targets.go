@@ -344,6 +344,11 @@ const (
 	answerOK answer = iota
 	// answerError: the target responds, with a 5xx code.
 	answerError
+	// answerRequestErrors: the target passes its health checks, on the
+	// health check path, and answers every other request with a 5xx code.
+	// "HealthCheckPath: The destination for health checks on the targets."
+	// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html
+	answerRequestErrors
 	// answerRefused: the host is up but nothing accepts the connection;
 	// the load balancer answers 502.
 	answerRefused
@@ -369,6 +374,8 @@ func (s *Sim) targetAnswer(tg *targetGroup, t *target) (a answer, flaky float64,
 				return answerRefused, 0, 0
 			case task.fault == ImageUnhealthy:
 				return answerError, deg.Failures, deg.Latency
+			case task.fault == ImageServerErrors || s.taskFault(task.td) == ImageServerErrors:
+				return answerRequestErrors, deg.Failures, deg.Latency
 			}
 			return answerOK, deg.Failures, deg.Latency
 		}
@@ -396,6 +403,9 @@ func (s *Sim) probe(tg *targetGroup, t *target) (ok bool, reason types.TargetHea
 		return true, "", ""
 	}
 	a, flaky, latency := s.targetAnswer(tg, t)
+	if a == answerRequestErrors {
+		a = answerOK
+	}
 	if a == answerOK || a == answerError {
 		if latency >= time.Duration(tg.hc.timeout)*time.Second || (flaky > 0 && s.grayRng.Float64() < flaky) {
 			a = answerTimeout

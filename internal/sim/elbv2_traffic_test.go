@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -209,5 +210,56 @@ func TestGrayZoneKeepsItsInstancesButNotItsTargets(t *testing.T) {
 		if i.LifecycleState != "InService" || aws.ToString(i.HealthStatus) != "Healthy" {
 			t.Fatalf("instance %s is %s and %s during a gray failure, want kept", aws.ToString(i.InstanceId), i.LifecycleState, aws.ToString(i.HealthStatus))
 		}
+	}
+}
+
+// TestServerErrorsPassHealthChecks: an image whose health check path
+// answers while every other request fails, from some time after its tasks
+// started, keeps its targets healthy, and
+// ECS its tasks, while the load balancer counts each failed request in
+// HTTPCode_Target_5XX_Count; GetMetricData reads the same minutes as
+// GetMetricStatistics, newest first.
+func TestServerErrorsPassHealthChecks(t *testing.T) {
+	f := newFleet(t, fleetOpts{seed: 29, instances: 2})
+	bad := strings.Replace(fleetImage, ":v1", ":errors", 1)
+	f.td = f.registerTD(t, bad)
+	f.createService(t, serviceOpts{name: "web", desired: 2, minHealthy: 100, max: 200, grace: 60})
+	f.waitSteady(t, "web", 10*time.Minute)
+	// The fault shows after start-up, in the tasks already running.
+	f.sim.FailImage(bad, sim.ImageServerErrors)
+	if err := f.sim.SetTraffic(f.lb, 10); err != nil {
+		t.Fatal(err)
+	}
+	start := f.sim.Now().Truncate(time.Minute)
+	toMinuteEnd(f.sim)
+	toMinuteEnd(f.sim)
+	toMinuteEnd(f.sim)
+	if n := f.healthyTargets(t, f.tg); n != 2 {
+		t.Fatalf("%d healthy targets, want 2: the health check path answers", n)
+	}
+	lb := f.lbDim()
+	if got, _ := f.lastMinute(t, "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", cwtypes.StatisticSum, "LoadBalancer", lb); got != 600 {
+		t.Fatalf("HTTPCode_Target_5XX_Count %v, want 600", got)
+	}
+	out, err := f.cw.GetMetricData(context.Background(), &cloudwatch.GetMetricDataInput{
+		StartTime: aws.Time(start), EndTime: aws.Time(f.sim.Now()),
+		MetricDataQueries: []cwtypes.MetricDataQuery{{Id: aws.String("errors"), MetricStat: &cwtypes.MetricStat{
+			Metric: &cwtypes.Metric{Namespace: aws.String("AWS/ApplicationELB"), MetricName: aws.String("HTTPCode_Target_5XX_Count"),
+				Dimensions: []cwtypes.Dimension{{Name: aws.String("LoadBalancer"), Value: aws.String(lb)}}},
+			Period: aws.Int32(60), Stat: aws.String("Sum"),
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := out.MetricDataResults[0]
+	if len(r.Values) < 2 || r.Values[0] != 600 || !r.Timestamps[0].After(r.Timestamps[1]) || r.StatusCode != cwtypes.StatusCodeComplete {
+		t.Fatalf("GetMetricData: %v at %v (%s), want 600 a minute, newest first", r.Values, r.Timestamps, r.StatusCode)
+	}
+	if _, err := f.cw.GetMetricData(context.Background(), &cloudwatch.GetMetricDataInput{
+		StartTime: aws.Time(start), EndTime: aws.Time(f.sim.Now()),
+		MetricDataQueries: []cwtypes.MetricDataQuery{{Id: aws.String("m"), Expression: aws.String("SUM(METRICS())")}},
+	}); err == nil {
+		t.Fatal("a metric math query was answered; the simulator does not compute them")
 	}
 }

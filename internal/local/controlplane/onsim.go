@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -66,7 +67,12 @@ type OnSim struct {
 	// decided are the alarm state changes whose remediation execution has
 	// decided, by stateChange.
 	decided map[string]bool
+	// waitBegan is when each wait on a lifecycle hook was first seen, on
+	// the simulator's clock and in wall time, by instance and state.
+	waitBegan map[string]waitBegan
 }
+
+type waitBegan struct{ sim, wall time.Time }
 
 // Invocation is one call of the lifecycle function, timed in wall time.
 type Invocation struct {
@@ -127,7 +133,7 @@ func StartOnSim(ctx context.Context, env *local.Env, s *sim.Sim, o Options) (*On
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	c := &OnSim{
-		Sim: s, Calls: awsclient.NewCalls(), round: o.Round, seen: map[string]time.Time{}, decided: map[string]bool{},
+		Sim: s, Calls: awsclient.NewCalls(), round: o.Round, seen: map[string]time.Time{}, decided: map[string]bool{}, waitBegan: map[string]waitBegan{},
 		Pseudo: local.Pseudo{AccountID: local.Account, Region: local.Region, StackName: o.StackName},
 		Config: local.Config(env.Endpoint()), group: compute.GroupName(stack.Spec{Name: o.StackName}),
 	}
@@ -305,6 +311,60 @@ func timeFirstMutation(st *middleware.Stack) error {
 		}
 		return next.HandleInitialize(ctx, in)
 	}), middleware.Before)
+}
+
+// HoldForHooks keeps the simulator's running clock (sim.Run) still while
+// an instance of the stack's group waits on a lifecycle hook that the
+// lifecycle state machine has not acted on since the wait began, for at
+// most maxWait of wall time per wait, until ctx is done. On AWS the event
+// reaches the state machine within a second; here it takes a moment of
+// wall time, which at the clock's speed would be minutes, and could run
+// the hook's timeout out before the execution for it has started.
+func (c *OnSim) HoldForHooks(ctx context.Context, maxWait time.Duration) {
+	var pending atomic.Bool
+	c.Sim.SetHold(pending.Load)
+	defer c.Sim.SetHold(nil)
+	api := autoscaling.NewFromConfig(c.Sim.Config())
+	for {
+		pending.Store(c.unanswered(ctx, api, maxWait))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// unanswered reports whether an instance waits on a lifecycle hook that
+// the lifecycle function has not acted on since the wait began, for less
+// than maxWait of wall time.
+func (c *OnSim) unanswered(ctx context.Context, api *autoscaling.Client, maxWait time.Duration) bool {
+	out, err := api.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{c.group}})
+	if err != nil {
+		return false
+	}
+	now, wall := c.Sim.Now(), time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	waiting := false
+	for _, g := range out.AutoScalingGroups {
+		for _, i := range g.Instances {
+			id, st := aws.ToString(i.InstanceId), i.LifecycleState
+			if st != astypes.LifecycleStatePendingWait && st != astypes.LifecycleStateTerminatingWait {
+				continue
+			}
+			key := id + " " + string(st)
+			began, ok := c.waitBegan[key]
+			if !ok {
+				began = waitBegan{sim: now, wall: wall}
+				c.waitBegan[key] = began
+			}
+			if c.seen[id].Before(began.sim) && wall.Sub(began.wall) < maxWait {
+				waiting = true
+			}
+		}
+	}
+	return waiting
 }
 
 // Invocations returns the lifecycle function's calls so far, in order.
