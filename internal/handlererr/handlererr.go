@@ -8,6 +8,7 @@
 package handlererr
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -133,4 +134,19 @@ func (e *Caught) Message() string {
 		return e.Cause
 	}
 	return e.Error + " with no cause"
+}
+
+// Serve decodes raw as a request of type T and runs it: a request that is
+// not JSON is an InvalidInputError naming what it should have been, and
+// run's error is returned through Boundary.
+func Serve[T any](ctx context.Context, raw json.RawMessage, what string, run func(context.Context, T) (any, error)) (any, error) {
+	var req T
+	if err := json.Unmarshal(raw, &req); err != nil {
+		return nil, Invalid(what + " is not valid JSON: " + err.Error())
+	}
+	out, err := run(ctx, req)
+	if err != nil {
+		return nil, Boundary(err)
+	}
+	return out, nil
 }

@@ -1,9 +1,12 @@
 package handlererr
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/aws/smithy-go"
@@ -95,5 +98,33 @@ func TestCaughtMessage(t *testing.T) {
 		if got := c.caught.Message(); got != c.want {
 			t.Errorf("%+v.Message() = %q, want %q", c.caught, got, c.want)
 		}
+	}
+}
+
+// TestServe: a request that is not JSON never reaches run and is an
+// InvalidInputError naming what it should be; run's errors come out typed.
+func TestServe(t *testing.T) {
+	type req struct{ N int }
+	ran := 0
+	run := func(_ context.Context, r req) (any, error) {
+		ran++
+		if r.N < 0 {
+			return nil, fmt.Errorf("wrapped: %w", &NotReadyError{Msg: "not yet"})
+		}
+		return r.N * 2, nil
+	}
+	ctx := context.Background()
+	_, err := Serve(ctx, json.RawMessage(`{`), "test request", run)
+	var invalid *InvalidInputError
+	if !errors.As(err, &invalid) || !strings.Contains(err.Error(), "test request is not valid JSON") || ran != 0 {
+		t.Errorf("malformed: %v (ran %d)", err, ran)
+	}
+	if out, err := Serve(ctx, json.RawMessage(`{"N":21}`), "test request", run); err != nil || out != 42 {
+		t.Errorf("valid: %v %v", out, err)
+	}
+	_, err = Serve(ctx, json.RawMessage(`{"N":-1}`), "test request", run)
+	var notReady *NotReadyError
+	if !errors.As(err, &notReady) || !strings.Contains(err.Error(), "wrapped: not yet") {
+		t.Errorf("run's error: %v", err)
 	}
 }

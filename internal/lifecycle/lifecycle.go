@@ -233,15 +233,7 @@ func (h *Handler) now() time.Time {
 // Handle decodes a request and runs its op. Errors are the typed errors the
 // state machine's Retry and Catch match.
 func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
-	var req Request
-	if err := json.Unmarshal(raw, &req); err != nil {
-		return nil, handlererr.Invalid("lifecycle request is not valid JSON: " + err.Error())
-	}
-	out, err := h.handle(ctx, req)
-	if err != nil {
-		return nil, handlererr.Boundary(err)
-	}
-	return out, nil
+	return handlererr.Serve(ctx, raw, "lifecycle request", h.handle)
 }
 
 func (h *Handler) handle(ctx context.Context, req Request) (any, error) {
