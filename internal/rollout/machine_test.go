@@ -90,6 +90,7 @@ func byService(counts map[string]int) map[string]int {
 func TestGoodImageSucceeds(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOptions{})
+	w.settle()
 	before := w.invocations()
 	delivered := len(w.wiring.Dispatcher.Outcomes())
 	w.resetSamples()

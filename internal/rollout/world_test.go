@@ -344,6 +344,20 @@ func (w *world) invocations() map[string]int {
 	return out
 }
 
+// settle waits until the build's own events (its ECS deployment's
+// verdict among them) have been delivered: no delivery for two seconds, so
+// that a rollout's budget counts only its own invocations.
+func (w *world) settle() {
+	w.t.Helper()
+	n, quiet := len(w.wiring.Dispatcher.Outcomes()), time.Now()
+	w.waitFor("the build's events to be delivered", func() bool {
+		if m := len(w.wiring.Dispatcher.Outcomes()); m != n {
+			n, quiet = m, time.Now()
+		}
+		return time.Since(quiet) >= 2*time.Second
+	})
+}
+
 // wait waits for an execution's end.
 func (w *world) wait(arn string) *awstest.Execution {
 	w.t.Helper()
