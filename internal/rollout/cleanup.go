@@ -120,13 +120,31 @@ func (c *Cleanup) Handle(ctx context.Context, raw json.RawMessage) (*CleanedUp, 
 // replaced by the previous revision with UpdateService; ECS's or the
 // rollout's own rollback in flight is left to finish. The record says
 // which. The caller releases the lease.
+//
+// What it does is decided on the version of the record it ends: when a
+// step changed the record meanwhile (its update reached ECS, say), it
+// looks again, so an abort racing the deploy step never ends the record
+// on a stale reading and leaves the step's update in place. A record that
+// has ended meanwhile is an IllegalTransitionError.
 func Abandon(ctx context.Context, api RevertAPI, led *ledger.Ledger, cluster string, rec *ledger.Deployment, status ledger.Status, reason string) (*ledger.Deployment, error) {
-	did, err := revert(ctx, api, cluster, rec)
-	if err != nil {
-		return nil, err
+	const attempts = 5
+	for i := 0; ; i++ {
+		if rec.Status.Terminal() {
+			return nil, &ledger.IllegalTransitionError{From: rec.Status, To: status}
+		}
+		did, err := revert(ctx, api, cluster, rec)
+		if err != nil {
+			return nil, err
+		}
+		ended, err := led.Transition(ctx, rec, ledger.Change{To: status, Reason: service.JoinReasons(reason, did),
+			Phases: []ledger.Phase{{Phase: ledger.PhaseFinished, Detail: string(status)}}})
+		if !errors.Is(err, ledger.ErrStale) || i == attempts-1 {
+			return ended, err
+		}
+		if rec, err = led.GetDeployment(ctx, rec.Service, rec.ID); err != nil {
+			return nil, err
+		}
 	}
-	return led.Update(ctx, rec, ledger.Change{To: status, Reason: service.JoinReasons(reason, did),
-		Phases: []ledger.Phase{{Phase: ledger.PhaseFinished, Detail: string(status)}}})
 }
 
 // revert returns the service to the revision it ran before rec, as Abandon

@@ -275,6 +275,55 @@ func TestAbortedWhileTheUpdateIsSent(t *testing.T) {
 	}
 }
 
+// TestAbortedOnAStaleReading aborts a rollout with a record read before
+// the deploy step registered its revision, once the step's update has
+// reached ECS and its record: the abort must not end the record on what it
+// read first ("the service was not changed") and leave the update in
+// place. It looks again, stops the deployment, and the service returns to
+// its previous revision.
+func TestAbortedOnAStaleReading(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOptions{})
+	var stale atomic.Pointer[ledger.Deployment]
+	read := func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("readEarly", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			if _, ok := in.Parameters.(*ecs.RegisterTaskDefinitionInput); ok && stale.Load() == nil {
+				rec, _, err := rollout.Running(ctx, w.ledger, w.name)
+				if err != nil || rec == nil {
+					return middleware.InitializeOutput{}, middleware.Metadata{}, fmt.Errorf("no rollout to read: %v", err)
+				}
+				stale.Store(rec)
+			}
+			return next.HandleInitialize(ctx, in)
+		}), middleware.Before)
+	}
+	var aborted atomic.Bool
+	abort := func(st *middleware.Stack) error {
+		return st.Initialize.Add(middleware.InitializeMiddlewareFunc("abortAfterRecord", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleInitialize(ctx, in)
+			if up, ok := in.Parameters.(*dynamodb.UpdateItemInput); ok && err == nil && up.ExpressionAttributeValues[":ecs_deployment_id"] != nil && stale.Load() != nil && aborted.CompareAndSwap(false, true) {
+				if _, aerr := rollout.Abandon(ctx, ecs.NewFromConfig(w.sim.Config()), w.ledger, w.name, stale.Load(), ledger.StatusAborted, "aborted by a test"); aerr != nil {
+					return out, md, aerr
+				}
+			}
+			return out, md, err
+		}), middleware.After)
+	}
+	w.serveRollout(awsclient.NewCalls(), read, abort)
+	w.push("v8.2.0")
+	arn := w.started()
+	w.wait(arn)
+	rec := w.ended(arn)
+	if s := stale.Load(); !aborted.Load() || s.NewTaskDef != "" || rec.Status != ledger.StatusAborted || !strings.Contains(rec.Reason, "ECS deployment") {
+		t.Fatalf("record %s: %s (aborted: %t, on a reading with revision %q)", rec.Status, rec.Reason, aborted.Load(), s.NewTaskDef)
+	}
+	out, err := ecs.NewFromConfig(w.sim.Config()).DescribeServices(context.Background(), &ecs.DescribeServicesInput{Cluster: aws.String(w.name), Services: []string{w.name}})
+	if err != nil || len(out.Services) != 1 || aws.ToString(out.Services[0].TaskDefinition) != rec.PreviousTaskDef {
+		t.Fatalf("the service's revision after the abort: %v %+v, want %s", err, out, rec.PreviousTaskDef)
+	}
+	w.runsOnly(w.spec.Image())
+}
+
 // TestAbortedOnceTheUpdateIsSent aborts a rollout after the deploy step's
 // UpdateService has reached ECS and before the step records it: the abort
 // finds the service on the new revision, returns it and says so; the step
