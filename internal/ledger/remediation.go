@@ -124,9 +124,11 @@ type Evacuation struct {
 	Shifts []Shift `dynamodbav:"shifts,omitempty" json:"shifts,omitempty"`
 	// GroupDesiredBefore is the group's desired capacity before the
 	// evacuation, GroupDesiredSet what the pre-scale set it to (0: left as
-	// it was).
+	// it was), GroupDesiredAfter what the evacuation left it at when it
+	// ended (0: it ended before it changed anything).
 	GroupDesiredBefore int32 `dynamodbav:"group_desired_before" json:"group_desired_before"`
 	GroupDesiredSet    int32 `dynamodbav:"group_desired_set,omitempty" json:"group_desired_set,omitempty"`
+	GroupDesiredAfter  int32 `dynamodbav:"group_desired_after,omitempty" json:"group_desired_after,omitempty"`
 	// Terminated are the zone's instances it took out of the group, whose
 	// terminate hooks drained them.
 	Terminated []string  `dynamodbav:"terminated,omitempty" json:"terminated,omitempty"`

@@ -458,13 +458,19 @@ func (h *Handler) restored(ctx context.Context, r *Run, g groupView, f *fleet) e
 
 // scaleBack returns the group's desired capacity to its count before the
 // evacuation when it is above it, within the group's bounds; the service's
-// desired count remediation never changed.
+// desired count remediation never changed. The evacuation keeps the count
+// it left.
 func (h *Handler) scaleBack(ctx context.Context, r *Run, g groupView) error {
 	want := min(max(r.Evacuation.GroupDesiredBefore, g.min), g.max)
 	if g.desired <= want {
+		r.Evacuation.GroupDesiredAfter = g.desired
 		return nil
 	}
-	return h.setDesired(ctx, want)
+	if err := h.setDesired(ctx, want); err != nil {
+		return err
+	}
+	r.Evacuation.GroupDesiredAfter = want
+	return nil
 }
 
 // end ends the evacuation with outcome, and the run with it.
@@ -483,6 +489,9 @@ func evacuationDetail(r *Run) map[string]string {
 		"at": r.Progress.CheckedAt.Format(time.RFC3339), "alarm_at": r.Decision.StateAt.Format(time.RFC3339)}
 	if ev.GroupDesiredSet > 0 {
 		d["group_desired_set"] = fmt.Sprint(ev.GroupDesiredSet)
+	}
+	if ev.GroupDesiredAfter > 0 {
+		d["group_desired_after"] = fmt.Sprint(ev.GroupDesiredAfter)
 	}
 	if len(ev.Terminated) > 0 {
 		d["instances_drained"] = strings.Join(ev.Terminated, ",")

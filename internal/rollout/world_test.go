@@ -375,7 +375,8 @@ func (w *world) record(execution string) *ledger.Deployment {
 	w.t.Helper()
 	d, err := w.ledger.FindByExecution(context.Background(), w.name, execution)
 	if err != nil {
-		w.t.Fatalf("the record of %s: %v", execution, err)
+		ex := w.wait(execution)
+		w.t.Fatalf("the record of %s: %v; the execution %s %s %s, states %v, output %s", execution, err, ex.Status, ex.Error, ex.Cause, ex.EnteredStates(), ex.Output)
 	}
 	return d
 }
