@@ -89,9 +89,9 @@ var FigureAbout = map[string]string{
 	"targets_restored_after_s": "from the crash to the zone's healthy targets back",
 	"alarm_after_s":            "from the fault to the zone's alarm that started the evacuation",
 	"evacuated_after_s":        "from the fault to the load balancer's zonal shift away from the zone",
-	"serving_healthy_after_s":  "from the fault to traffic served from healthy targets only, the zone shifted away",
+	"serving_healthy_after_s":  "from the fault to the zone out of traffic, every serving target healthy, from then on",
 	"restored_after_s":         "from the recovery to the evacuation's end, RESTORED",
-	"balanced_after_s":         "from the recovery to both zones serving from healthy targets, no shift active",
+	"balanced_after_s":         "from the recovery to both zones serving from healthy targets, no shift active, from then on",
 }
 
 // evacuationFigures are the figures of a zone's evacuation and restore,

@@ -31,13 +31,15 @@ const (
 // balancer routes to), every target it routes to elsewhere is healthy,
 // the counts expected hold and, when the step expects one, remediation's
 // evacuation of the zone matches. It measures, in simulated seconds from
-// the fault: that moment (serving_healthy_after_s); and when remediation
-// evacuated the zone, the state change of the zone's alarm that started
-// it, from the ledger (alarm_after_s), and the start of the load
-// balancer's zonal shift away from the zone, from ARC
-// (evacuated_after_s). In an outage the data plane may take the zone out
-// of traffic on its own, before an alarm fires: Auto Scaling replaces the
-// zone's instances elsewhere and ECS places the tasks there.
+// the fault: the start of the unbroken stretch, to the end of the step, in
+// which the zone was out of traffic and every serving target healthy
+// (serving_healthy_after_s); and when remediation evacuated the zone, the
+// state change of the zone's alarm that started it, from the ledger
+// (alarm_after_s), and the start of the load balancer's zonal shift away
+// from the zone, from ARC (evacuated_after_s). In an outage the data plane
+// may take the zone out of traffic on its own, before an alarm fires: Auto
+// Scaling replaces the zone's instances elsewhere and ECS places the tasks
+// there.
 func runZoneFault(ctx context.Context, r *runner, st Step, res *StepRecord) error {
 	cp := r.env.CP
 	lb, err := r.loadBalancer(ctx)
@@ -69,6 +71,7 @@ func runZoneFault(ctx context.Context, r *runner, st Step, res *StepRecord) erro
 	}
 	r.line(entry{Category: "fault", Event: what, Outcome: "its instances' status checks " + checks})
 	res.Figures = map[string]int{}
+	var since heldSince
 	return r.untilZone(ctx, st, res, lb, func(ev *ledger.Evacuation) bool {
 		return before == nil || ev.ExecutionARN != before.ExecutionARN
 	}, func(o zoneLook) (string, error) {
@@ -85,11 +88,10 @@ func runZoneFault(ctx context.Context, r *runner, st Step, res *StepRecord) erro
 			}
 		}
 		n := o.counts.byZone[st.Zone]
-		if !slices.Contains(o.shifted, st.Zone) && n != nil && n.HealthyTargets+n.UnhealthyTargets > 0 {
+		out := slices.Contains(o.shifted, st.Zone) || n == nil || n.HealthyTargets+n.UnhealthyTargets == 0
+		since.hold(res.Figures, "serving_healthy_after_s", out && o.serving, cp.Sim.Now(), faultAt)
+		if !out {
 			return st.Zone + " still serves traffic", nil
-		}
-		if o.serving {
-			setOnce(res.Figures, "serving_healthy_after_s", cp.Sim.Now().Sub(faultAt))
 		}
 		return "", nil
 	})
@@ -100,8 +102,9 @@ func runZoneFault(ctx context.Context, r *runner, st Step, res *StepRecord) erro
 // hold, the evacuation of the zone that was running (if any) has ended,
 // and it matches the step's expectation when there is one. It measures,
 // in simulated seconds from the recovery, the evacuation's end in the
-// ledger (restored_after_s) and the first moment no zonal shift was active
-// and every zone served from healthy targets only (balanced_after_s).
+// ledger (restored_after_s) and the start of the unbroken stretch, to the
+// end of the step, in which no zonal shift was active and every zone
+// served from healthy targets only (balanced_after_s).
 func runRecoverZone(ctx context.Context, r *runner, st Step, res *StepRecord) error {
 	cp := r.env.CP
 	lb, err := r.loadBalancer(ctx)
@@ -121,15 +124,14 @@ func runRecoverZone(ctx context.Context, r *runner, st Step, res *StepRecord) er
 	}
 	r.line(entry{Category: "fault", Event: fmt.Sprintf("fault ended: %s recovers", st.Zone), Outcome: "its targets answer again"})
 	res.Figures = map[string]int{}
+	var since heldSince
 	return r.untilZone(ctx, st, res, lb, func(ev *ledger.Evacuation) bool {
 		return current != nil && ev.ExecutionARN == current.ExecutionARN
 	}, func(o zoneLook) (string, error) {
 		if o.ev != nil && o.ev.Outcome != "" {
 			setOnce(res.Figures, "restored_after_s", o.ev.EndedAt.Sub(recoveredAt))
 		}
-		if o.serving && len(o.shifted) == 0 && everyZoneServes(o.counts) {
-			setOnce(res.Figures, "balanced_after_s", cp.Sim.Now().Sub(recoveredAt))
-		}
+		since.hold(res.Figures, "balanced_after_s", o.serving && len(o.shifted) == 0 && everyZoneServes(o.counts), cp.Sim.Now(), recoveredAt)
 		if o.ev != nil && o.ev.Outcome == "" {
 			return "the evacuation of " + st.Zone + " still runs, at " + o.ev.Phase, nil
 		}
@@ -293,6 +295,24 @@ func shiftState(shifted []string, zone string) string {
 		return shiftActive
 	}
 	return shiftNone
+}
+
+// heldSince is when a condition began to hold without a break since.
+type heldSince time.Time
+
+// hold keeps, as figure key in whole seconds from from, the moment since
+// which ok has held at every look, and removes it when ok does not hold:
+// a state the step passes through and leaves again does not count.
+func (h *heldSince) hold(m map[string]int, key string, ok bool, now, from time.Time) {
+	if !ok {
+		*h = heldSince{}
+		delete(m, key)
+		return
+	}
+	if time.Time(*h).IsZero() {
+		*h = heldSince(now)
+	}
+	m[key] = int(time.Time(*h).Sub(from).Seconds())
 }
 
 // setOnce sets a figure in whole seconds the first time it is measured.

@@ -83,3 +83,20 @@ func TestEvacuationLane(t *testing.T) {
 		t.Errorf("%d remediation marks, want 5", len(c.Marks))
 	}
 }
+
+// TestHeldSince: the figure is the start of the last unbroken run of
+// looks at which the condition held; a break removes it.
+func TestHeldSince(t *testing.T) {
+	from := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	var h heldSince
+	m := map[string]int{}
+	for i, ok := range []bool{false, true, true, false, true, true} {
+		h.hold(m, "x_after_s", ok, from.Add(time.Duration(i)*10*time.Second), from)
+		if _, set := m["x_after_s"]; set != ok {
+			t.Fatalf("look %d: figure set %v with the condition %v", i, set, ok)
+		}
+	}
+	if m["x_after_s"] != 40 {
+		t.Errorf("figure %d s, want 40 s: the run that began at the fifth look", m["x_after_s"])
+	}
+}
