@@ -91,7 +91,7 @@ var Kinds = map[string]Kind{
 		Needs: zoneNeeds, run: runZoneFault,
 	},
 	"recover-zone": {
-		About:  "end a zone's gray failure or outage, then wait until every target serving traffic is healthy, the evacuation that was running has ended, and it matches expect.evacuation when given",
+		About:  "end a zone's gray failure or outage, then wait until the zone has a healthy target again, every target serving traffic is healthy, the evacuation that was running has ended, and it matches expect.evacuation when given",
 		Fields: append([]string{"zone", "expect.evacuation"}, countFields...), Required: []string{"zone"},
 		Needs: zoneNeeds, run: runRecoverZone,
 	},

@@ -98,9 +98,10 @@ func runZoneFault(ctx context.Context, r *runner, st Step, res *StepRecord) erro
 }
 
 // runRecoverZone ends the zone's gray failure and outage, then waits until
-// every target the load balancer routes to is healthy, the counts expected
-// hold, the evacuation of the zone that was running (if any) has ended,
-// and it matches the step's expectation when there is one. It measures,
+// the zone has a healthy target again, every target the load balancer
+// routes to is healthy, the counts expected hold, the evacuation of the
+// zone that was running (if any) has ended, and it matches the step's
+// expectation when there is one. It measures,
 // in simulated seconds from the recovery, the evacuation's end in the
 // ledger (restored_after_s) and the start of the unbroken stretch, to the
 // end of the step, in which no zonal shift was active and every zone
@@ -134,6 +135,9 @@ func runRecoverZone(ctx context.Context, r *runner, st Step, res *StepRecord) er
 		since.hold(res.Figures, "balanced_after_s", o.serving && len(o.shifted) == 0 && everyZoneServes(o.counts), cp.Sim.Now(), recoveredAt)
 		if o.ev != nil && o.ev.Outcome == "" {
 			return "the evacuation of " + st.Zone + " still runs, at " + o.ev.Phase, nil
+		}
+		if n := o.counts.byZone[st.Zone]; n == nil || n.HealthyTargets == 0 {
+			return st.Zone + " has no healthy target yet", nil
 		}
 		return "", nil
 	})
