@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -38,14 +39,16 @@ type Kind struct {
 
 var countFields = []string{"expect.tasks", "expect.instances", "expect.perZone"}
 
+var zoneNeeds = []string{"RemediateStateMachine", "LifecycleStateMachine"}
+
 var executionStatuses = []string{string(sfntypes.ExecutionStatusSucceeded), string(sfntypes.ExecutionStatusFailed)}
 
 // Kinds are the step kinds a scenario may use, by the name its steps give
 // in "do".
 var Kinds = map[string]Kind{
 	"build": {
-		About:  "build the stack: start the template's build state machine, as `ecsplane stack apply --state-machine` does, and wait for it to end",
-		Fields: append([]string{"expect.status"}, countFields...), Required: []string{"expect.status"}, Statuses: executionStatuses,
+		About:  "build the stack from its spec (the defaults unless given): start the template's build state machine, as `ecsplane stack apply --state-machine` does, and wait for it to end",
+		Fields: append([]string{"spec", "expect.status"}, countFields...), Required: []string{"expect.status"}, Statuses: executionStatuses,
 		Needs: []string{"BuildStateMachine"}, run: runBuild,
 	},
 	"push": {
@@ -75,19 +78,22 @@ var Kinds = map[string]Kind{
 		Fields: countFields, Required: []string{}, run: runHold,
 	},
 	// The zone steps act through remediation, which evacuates an
-	// impaired zone and restores it; they need its state machine. They
-	// have no run function yet, and the runner refuses them.
+	// impaired zone and restores it, draining its instances through the
+	// lifecycle state machine.
 	"degrade-zone": {
-		About:  "start a gray failure of a zone: its targets fail a share of health checks and requests while its instances pass their status checks",
-		Fields: append([]string{"zone"}, countFields...), Required: []string{"zone"}, Needs: []string{"RemediateStateMachine"},
+		About:  "start a gray failure of a zone (its targets fail a share of health checks and requests while its instances pass their status checks), then wait until the zone is out of traffic, every target serving traffic is healthy, and remediation's evacuation matches expect.evacuation when given",
+		Fields: append([]string{"zone", "failures", "expect.evacuation"}, countFields...), Required: []string{"zone"},
+		Needs: zoneNeeds, run: runZoneFault,
 	},
 	"fail-zone": {
-		About:  "start an outage of a zone: its instances fail and launches there fail",
-		Fields: append([]string{"zone"}, countFields...), Required: []string{"zone"}, Needs: []string{"RemediateStateMachine"},
+		About:  "start an outage of a zone (its instances fail and launches there fail), then wait until the zone is out of traffic, every target serving traffic is healthy, and remediation's evacuation matches expect.evacuation when given",
+		Fields: append([]string{"zone", "expect.evacuation"}, countFields...), Required: []string{"zone"},
+		Needs: zoneNeeds, run: runZoneFault,
 	},
 	"recover-zone": {
-		About:  "end a zone's gray failure or outage",
-		Fields: append([]string{"zone"}, countFields...), Required: []string{"zone"}, Needs: []string{"RemediateStateMachine"},
+		About:  "end a zone's gray failure or outage, then wait until the zone has a healthy target again, every target serving traffic is healthy, the evacuation that was running has ended, and it matches expect.evacuation when given",
+		Fields: append([]string{"zone", "expect.evacuation"}, countFields...), Required: []string{"zone"},
+		Needs: zoneNeeds, run: runRecoverZone,
 	},
 }
 
@@ -104,7 +110,11 @@ var Faults = map[string]sim.ImageFault{
 }
 
 func runBuild(ctx context.Context, r *runner, st Step, res *StepRecord) error {
-	if err := r.runMachine(ctx, st, res, "BuildStateMachine", `{"spec": {}}`); err != nil {
+	spec := json.RawMessage(`{}`)
+	if len(st.Spec) > 0 {
+		spec = st.Spec
+	}
+	if err := r.runMachine(ctx, st, res, "BuildStateMachine", string(mustJSON(map[string]json.RawMessage{"spec": spec}))); err != nil {
 		return err
 	}
 	return r.checkCounts(st)

@@ -3,10 +3,12 @@ package scenario
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ecsplane/ecsplane/internal/ledger"
+	"github.com/ecsplane/ecsplane/internal/remediate"
 	"github.com/ecsplane/ecsplane/internal/report"
 )
 
@@ -59,7 +61,11 @@ func (rec *Record) Page() report.Page {
 		steps.Rows = append(steps.Rows, []string{fmt.Sprintf("%d %s", s.Index, s.Name), s.Do, dash(s.Expect.Status), dash(outcome), s.VirtualEnd.Sub(s.VirtualStart).Round(time.Second).String(),
 			fmt.Sprintf("%.1fs", s.WallSeconds), figure(s.Figures, "state_transitions"), figure(s.Figures, "lambda_invocations"), figure(s.Figures, "mutating_calls"), figure(s.Figures, "read_calls"), otherFigures(s.Figures)})
 	}
-	p.Tables = append(p.Tables, steps, DeploymentsTable(rec.Deployments), ActionsTable(rec.Actions))
+	p.Tables = append(p.Tables, steps)
+	if len(rec.Evacuations) > 0 {
+		p.Tables = append(p.Tables, EvacuationsTable(rec.Evacuations))
+	}
+	p.Tables = append(p.Tables, DeploymentsTable(rec.Deployments), ActionsTable(rec.Actions))
 	return p
 }
 
@@ -83,8 +89,10 @@ func (rec *Record) stepsChart() report.Chart {
 // eventsChart has a lane per alarm, with a span for each time it was in
 // ALARM, and lanes of the control plane's actions.
 func (rec *Record) eventsChart() report.Chart {
-	c := report.Chart{ID: "alarms-actions", Title: "Alarms and actions", Note: "An alarm's time in ALARM; the lifecycle state machine's launches and drains, the faults injected, and remediation's actions when there are any."}
-	open := map[string]time.Time{}
+	c := report.Chart{ID: "alarms-actions", Title: "Alarms and actions", Note: "An alarm's time in ALARM; the lifecycle state machine's launches and drains, the faults injected, remediation's decisions and each evacuation from its first phase to its end."}
+	// open are the alarms in ALARM, evacuating the evacuations not ended,
+	// by lane, since when.
+	open, evacuating := map[string]time.Time{}, map[string]time.Time{}
 	for _, e := range rec.Timeline {
 		switch e.Category {
 		case "alarm":
@@ -103,7 +111,20 @@ func (rec *Record) eventsChart() report.Chart {
 			}
 			c.Marks = append(c.Marks, report.Mark{Lane: "lifecycle actions", Label: e.Outcome, Class: class, At: e.VirtualAt})
 		case "remediation":
-			c.Marks = append(c.Marks, report.Mark{Lane: "remediation", Label: e.Outcome, Class: "info", At: e.VirtualAt})
+			rest, isMilestone := strings.CutPrefix(e.Event, "evacuation of ")
+			if !isMilestone {
+				c.Marks = append(c.Marks, report.Mark{Lane: "remediation", Label: e.Outcome, Class: "info", At: e.VirtualAt})
+				break
+			}
+			zone, phase, _ := strings.Cut(rest, ": ")
+			c.Marks = append(c.Marks, report.Mark{Lane: "remediation", Label: phase + ": " + e.Outcome, Class: "info", At: e.VirtualAt})
+			lane := "evacuation of " + zone
+			if from, ok := evacuating[lane]; !ok && phase != remediate.PhaseEnded {
+				evacuating[lane] = e.VirtualAt
+			} else if ok && phase == remediate.PhaseEnded {
+				c.Spans = append(c.Spans, report.Span{Lane: lane, Label: "evacuation", Class: "warn", From: from, To: e.VirtualAt})
+				delete(evacuating, lane)
+			}
 		case "fault":
 			c.Marks = append(c.Marks, report.Mark{Lane: "faults injected", Label: e.Event, Class: "bad", At: e.VirtualAt})
 		}
@@ -111,7 +132,27 @@ func (rec *Record) eventsChart() report.Chart {
 	for name, from := range open {
 		c.Spans = append(c.Spans, report.Span{Lane: name, Label: "ALARM", Class: "bad", From: from, To: rec.VirtualEnd})
 	}
+	for lane, from := range evacuating {
+		c.Spans = append(c.Spans, report.Span{Lane: lane, Label: "evacuation", Class: "warn", From: from, To: rec.VirtualEnd})
+	}
 	return c
+}
+
+// EvacuationsTable is the run's evacuations with their times to evacuate
+// and to restore.
+func EvacuationsTable(es []EvacuationFigures) report.Table {
+	t := report.Table{Title: "Evacuations: time to evacuate (from the fault) and to restore (from the recovery), simulated",
+		Header: []string{"zone", "fault", "alarm", "traffic shifted away", "serving healthy only", "restored", "both zones serving", "outcome"}}
+	secs := func(v *int) string {
+		if v == nil {
+			return "not measured"
+		}
+		return (time.Duration(*v) * time.Second).String()
+	}
+	for _, e := range es {
+		t.Rows = append(t.Rows, []string{e.Zone, e.Fault, secs(e.AlarmAfterS), secs(e.EvacuatedAfterS), secs(e.ServingHealthyAfterS), secs(e.RestoredAfterS), secs(e.BalancedAfterS), dash(e.Outcome)})
+	}
+	return t
 }
 
 // StatusClass colours a deployment's status.
@@ -146,8 +187,10 @@ func ActionsTable(as []ledger.Action) report.Table {
 func otherFigures(m map[string]int) string {
 	var other []string
 	for _, k := range sortedKeys(m) {
-		switch k {
-		case "state_transitions", "lambda_invocations", "mutating_calls", "read_calls":
+		switch {
+		case slices.Contains([]string{"state_transitions", "lambda_invocations", "mutating_calls", "read_calls"}, k):
+		case strings.HasSuffix(k, "_after_s"):
+			other = append(other, fmt.Sprintf("%s after %ds", strings.ReplaceAll(strings.TrimSuffix(k, "_after_s"), "_", " "), m[k]))
 		default:
 			other = append(other, fmt.Sprintf("%s %d", strings.ReplaceAll(k, "_", " "), m[k]))
 		}

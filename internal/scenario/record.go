@@ -33,6 +33,56 @@ type Record struct {
 	Samples      []Sample            `json:"samples"`
 	Deployments  []ledger.Deployment `json:"deployments"`
 	Actions      []ledger.Action     `json:"actions"`
+	// Evacuations are the zone steps' times to evacuate and to restore.
+	Evacuations []EvacuationFigures `json:"evacuations,omitempty"`
+}
+
+// EvacuationFigures are one zone fault's and its recovery's figures, in
+// simulated seconds: from the fault to the zone's alarm, to the traffic
+// shifted away and to traffic served from healthy targets only; from the
+// recovery to the evacuation's end and to both zones serving again with no
+// shift active. A figure the run did not measure is absent.
+type EvacuationFigures struct {
+	Zone                 string `json:"zone"`
+	Fault                string `json:"fault"`
+	Outcome              string `json:"outcome,omitempty"`
+	AlarmAfterS          *int   `json:"alarmAfterS,omitempty"`
+	EvacuatedAfterS      *int   `json:"evacuatedAfterS,omitempty"`
+	ServingHealthyAfterS *int   `json:"servingHealthyAfterS,omitempty"`
+	RestoredAfterS       *int   `json:"restoredAfterS,omitempty"`
+	BalancedAfterS       *int   `json:"balancedAfterS,omitempty"`
+}
+
+// evacuations pairs each zone fault step with the recover-zone step of
+// its zone after it.
+func evacuations(steps []StepRecord) []EvacuationFigures {
+	var out []EvacuationFigures
+	open := map[string]int{}
+	get := func(m map[string]int, k string) *int {
+		if v, ok := m[k]; ok {
+			return &v
+		}
+		return nil
+	}
+	for _, s := range steps {
+		switch s.Do {
+		case "degrade-zone", "fail-zone":
+			open[s.Zone] = len(out)
+			out = append(out, EvacuationFigures{Zone: s.Zone, Fault: s.Do, AlarmAfterS: get(s.Figures, "alarm_after_s"),
+				EvacuatedAfterS: get(s.Figures, "evacuated_after_s"), ServingHealthyAfterS: get(s.Figures, "serving_healthy_after_s")})
+		case "recover-zone":
+			i, ok := open[s.Zone]
+			if !ok {
+				continue
+			}
+			delete(open, s.Zone)
+			out[i].RestoredAfterS, out[i].BalancedAfterS = get(s.Figures, "restored_after_s"), get(s.Figures, "balanced_after_s")
+			if s.Evacuation != nil {
+				out[i].Outcome = s.Evacuation.Outcome
+			}
+		}
+	}
+	return out
 }
 
 // StepRecord is one step's outcome and figures.
@@ -40,6 +90,7 @@ type StepRecord struct {
 	Index        int       `json:"index"`
 	Name         string    `json:"name"`
 	Do           string    `json:"do"`
+	Zone         string    `json:"zone,omitempty"`
 	Expect       Expect    `json:"expect"`
 	Passed       bool      `json:"passed"`
 	Error        string    `json:"error,omitempty"`
@@ -52,6 +103,8 @@ type StepRecord struct {
 	// lambda_invocations, peaks and drains.
 	Figures    map[string]int     `json:"figures,omitempty"`
 	Deployment *ledger.Deployment `json:"deployment,omitempty"`
+	// Evacuation is a zone step's evacuation as the ledger last showed it.
+	Evacuation *ledger.Evacuation `json:"evacuation,omitempty"`
 }
 
 // Entry is one line of the timeline.
@@ -213,6 +266,17 @@ func PrintSummary(w io.Writer, rec *Record) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if len(rec.Evacuations) > 0 {
+		fmt.Fprintln(w, "==> evacuations: time to evacuate (from the fault) and to restore (from the recovery), simulated")
+		t := EvacuationsTable(rec.Evacuations)
+		fmt.Fprintln(tw, strings.ToUpper(strings.Join(t.Header, "\t")))
+		for _, row := range t.Rows {
+			fmt.Fprintln(tw, strings.Join(row, "\t"))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintln(w, "==> healthy targets per zone at every sample (every 30 s simulated; changes only)")
 	zones := rec.Zones()

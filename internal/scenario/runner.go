@@ -70,6 +70,8 @@ type runner struct {
 	nextAt     time.Time
 	tracked    map[string]*tracked
 	outcomes   int
+	// shownActions are the ledger's actions on the timeline, by ID.
+	shownActions map[string]bool
 }
 
 // tracked is an execution the timeline follows.
@@ -92,7 +94,7 @@ func Run(ctx context.Context, env Env, sc *Scenario) (*Record, error) {
 	if env.WallLimit <= 0 {
 		env.WallLimit = 2 * time.Minute
 	}
-	r := &runner{env: env, sc: sc, tracked: map[string]*tracked{}, start: time.Now(), vstart: env.CP.Sim.Now()}
+	r := &runner{env: env, sc: sc, tracked: map[string]*tracked{}, shownActions: map[string]bool{}, start: time.Now(), vstart: env.CP.Sim.Now()}
 	r.rec = &Record{Scenario: sc.Name, About: sc.About, Stack: env.CP.Pseudo.StackName, Started: r.start, VirtualStart: r.vstart}
 	if err := r.refuse(); err != nil {
 		r.rec.Error = err.Error()
@@ -117,6 +119,7 @@ func Run(ctx context.Context, env Env, sc *Scenario) (*Record, error) {
 		r.rec.Error = err.Error()
 	}
 	r.rec.WallSeconds = time.Since(r.start).Seconds()
+	r.rec.Evacuations = evacuations(r.rec.Steps)
 	r.rec.VirtualEnd = env.CP.Sim.Now()
 	if lerr := r.readLedger(context.WithoutCancel(ctx)); lerr != nil && err == nil {
 		err = lerr
@@ -125,16 +128,13 @@ func Run(ctx context.Context, env Env, sc *Scenario) (*Record, error) {
 }
 
 // refuse names the first step whose kind needs a state machine the
-// template does not declare, or is not built, before anything runs.
+// template does not declare, before anything runs.
 func (r *runner) refuse() error {
 	for i, st := range r.sc.Steps {
 		for _, id := range Kinds[st.Do].Needs {
 			if _, err := r.env.CP.StateMachine(id); err != nil {
 				return &StepError{Index: i + 1, Name: st.Name, Err: fmt.Errorf("%w: a %s step needs the template's %s, which template.yaml does not declare", ErrMissingMachinery, st.Do, id)}
 			}
-		}
-		if Kinds[st.Do].run == nil {
-			return &StepError{Index: i + 1, Name: st.Name, Err: fmt.Errorf("%w: the %s step is not built", ErrMissingMachinery, st.Do)}
 		}
 	}
 	return nil
@@ -148,7 +148,7 @@ func (r *runner) steps(ctx context.Context) error {
 		speed := firstPositive(st.Speed, r.sc.Speed, r.env.Speed)
 		r.env.CP.Sim.SetSpeed(speed)
 		fmt.Fprintf(r.env.Out, "==> step %d/%d: %s (%s, at %gx)\n", i+1, len(r.sc.Steps), st.Name, st.Do, speed)
-		res := StepRecord{Index: i + 1, Name: st.Name, Do: st.Do, Expect: st.Expect, VirtualStart: r.env.CP.Sim.Now()}
+		res := StepRecord{Index: i + 1, Name: st.Name, Do: st.Do, Zone: st.Zone, Expect: st.Expect, VirtualStart: r.env.CP.Sim.Now()}
 		wall := time.Now()
 		err := Kinds[st.Do].run(ctx, r, st, &res)
 		res.VirtualEnd, res.WallSeconds = r.env.CP.Sim.Now(), time.Since(wall).Seconds()
@@ -470,6 +470,9 @@ func (r *runner) follow(ctx context.Context, api *sfn.Client, t *tracked) {
 			t.shown = len(dep.Timeline)
 		}
 	}
+	if t.machine == r.machineName("RemediateStateMachine") {
+		r.showMilestones(ctx, t)
+	}
 	if d.Status == sfntypes.ExecutionStatusRunning {
 		return
 	}
@@ -507,6 +510,31 @@ func (r *runner) follow(ctx context.Context, api *sfn.Client, t *tracked) {
 	t.cause = aws.ToString(d.Error) + ": " + aws.ToString(d.Cause)
 	r.mu.Unlock()
 	close(t.done)
+}
+
+// showMilestones puts a remediation execution's evacuation milestones
+// from the ledger on the timeline, each once.
+func (r *runner) showMilestones(ctx context.Context, t *tracked) {
+	if as, _, err := r.env.Ledger.Actions(ctx, r.env.CP.Pseudo.StackName, ledger.PageRequest{Limit: evacuationLookup}); err == nil {
+		r.noteMilestones(as)
+	}
+}
+
+// noteMilestones puts the evacuation milestones among as, newest first,
+// that the timeline has not shown on it, oldest first.
+func (r *runner) noteMilestones(as []ledger.Action) {
+	for _, a := range slices.Backward(as) {
+		if a.Action != milestoneAction {
+			continue
+		}
+		r.mu.Lock()
+		seen := r.shownActions[a.ID]
+		r.shownActions[a.ID] = true
+		r.mu.Unlock()
+		if !seen {
+			r.line(entry{Category: "remediation", Event: fmt.Sprintf("evacuation of %s: %s", a.Detail["zone"], a.Outcome), StateMachine: r.machineName("RemediateStateMachine"), Outcome: a.Reason})
+		}
+	}
 }
 
 func lifecycleNote(a *ledger.Action) string {

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/ecsplane/ecsplane/internal/ledger"
+	"github.com/ecsplane/ecsplane/internal/remediate"
+	"github.com/ecsplane/ecsplane/internal/stack"
 )
 
 // Scenario is an ordered list of steps.
@@ -42,6 +44,9 @@ type Step struct {
 	Name string `json:"name"`
 	// Do is the step's kind, a key of Kinds.
 	Do string `json:"do"`
+	// Spec is a build's stack spec, as `ecsplane stack apply` takes it;
+	// the defaults when not given.
+	Spec json.RawMessage `json:"spec,omitempty"`
 	// Tag and Fault are a push's: the tag pushed, and how the image
 	// misbehaves (see Faults).
 	Tag   string `json:"tag,omitempty"`
@@ -57,6 +62,9 @@ type Step struct {
 	RequestsPerSecond *float64 `json:"requestsPerSecond,omitempty"`
 	// Zone is a zone step's Availability Zone.
 	Zone string `json:"zone,omitempty"`
+	// Failures is a degrade-zone's share (0 to 1) of health checks and
+	// requests to the zone's targets that time out; 0.7 when not given.
+	Failures *float64 `json:"failures,omitempty"`
 	// Timeout is how much simulated time the step may take.
 	Timeout Duration `json:"timeout"`
 	// Speed overrides the scenario's speed for this step.
@@ -82,7 +90,34 @@ type Expect struct {
 	// NothingTagged: a teardown's dry run finds nothing tagged for the
 	// stack, and the simulator runs no instance or task.
 	NothingTagged bool `json:"nothingTagged,omitempty"`
+	// Evacuation is what remediation's evacuation of a zone step's zone
+	// must reach.
+	Evacuation *Evacuation `json:"evacuation,omitempty"`
 }
+
+// Evacuation is an evacuation's state as the ledger records it, and the
+// load balancer's zonal shift away from the zone.
+type Evacuation struct {
+	// Phase is the phase it has reached (evacuated, say), Outcome how it
+	// ended (RESTORED, say).
+	Phase   string `json:"phase,omitempty"`
+	Outcome string `json:"outcome,omitempty"`
+	// ZonalShift is "active" while ARC shifts the load balancer's traffic
+	// away from the zone, "none" when no shift does.
+	ZonalShift string `json:"zonalShift,omitempty"`
+}
+
+// The values Evacuation's fields may take.
+var (
+	evacuationPhases   = []string{remediate.PhaseConfirm, remediate.PhasePreScale, remediate.PhaseDrain, remediate.PhaseEvacuated, remediate.PhaseProbe, remediate.PhaseRebalance, remediate.PhaseEnded}
+	evacuationOutcomes = []string{remediate.OutcomeRestored, remediate.OutcomeAborted, remediate.OutcomeNothing, remediate.OutcomeNotified, remediate.OutcomeFailed}
+	zonalShiftStates   = []string{shiftActive, shiftNone}
+)
+
+const (
+	shiftActive = "active"
+	shiftNone   = "none"
+)
 
 // PerZone are counts each zone must have.
 type PerZone struct {
@@ -217,9 +252,10 @@ func (st Step) problems() []string {
 		out = append(out, fmt.Sprintf("speed %g is negative", st.Speed))
 	}
 	given := map[string]bool{
-		"tag": st.Tag != "", "fault": st.Fault != "", "faultAt": st.FaultAt != "", "cpu": st.CPU != nil, "requestsPerSecond": st.RequestsPerSecond != nil, "zone": st.Zone != "",
+		"tag": st.Tag != "", "fault": st.Fault != "", "faultAt": st.FaultAt != "", "cpu": st.CPU != nil, "requestsPerSecond": st.RequestsPerSecond != nil, "zone": st.Zone != "", "failures": st.Failures != nil, "spec": len(st.Spec) > 0,
 		"expect.status": st.Expect.Status != "", "expect.tasks": st.Expect.Tasks != nil, "expect.instances": st.Expect.Instances != nil,
 		"expect.perZone": st.Expect.PerZone != nil, "expect.drained": st.Expect.Drained != nil, "expect.nothingTagged": st.Expect.NothingTagged,
+		"expect.evacuation": st.Expect.Evacuation != nil,
 	}
 	for _, f := range slices.Sorted(maps.Keys(given)) {
 		if given[f] && !slices.Contains(k.Fields, f) {
@@ -242,6 +278,29 @@ func (st Step) problems() []string {
 	}
 	if st.FaultAt != "" && st.Fault != "server-errors" {
 		out = append(out, fmt.Sprintf("faultAt needs the server-errors fault, the one that reaches running tasks; got %q", st.Fault))
+	}
+	if len(st.Spec) > 0 {
+		if _, err := stack.Decode(st.Spec); err != nil {
+			out = append(out, "spec: "+err.Error())
+		}
+	}
+	if f := st.Failures; f != nil && (*f <= 0 || *f > 1) {
+		out = append(out, fmt.Sprintf("failures %g is not a share above 0 and at most 1", *f))
+	}
+	if e := st.Expect.Evacuation; e != nil {
+		for _, x := range []struct {
+			field, got string
+			want       []string
+		}{
+			{"phase", e.Phase, evacuationPhases}, {"outcome", e.Outcome, evacuationOutcomes}, {"zonalShift", e.ZonalShift, zonalShiftStates},
+		} {
+			if x.got != "" && !slices.Contains(x.want, x.got) {
+				out = append(out, fmt.Sprintf("expect.evacuation.%s %q: want one of %s", x.field, x.got, strings.Join(x.want, ", ")))
+			}
+		}
+		if *e == (Evacuation{}) {
+			out = append(out, "expect.evacuation has no phase, outcome or zonalShift")
+		}
 	}
 	for name, r := range st.Expect.ranges() {
 		if r != nil && r.Min == nil && r.Max == nil {

@@ -9,7 +9,8 @@ import (
 )
 
 // TestDefaultScenarioParses: the repository's default scenario is valid,
-// and covers the issue's steps that need no remediation.
+// and covers the issue's steps, the zone's gray failure and its recovery
+// before the teardown.
 func TestDefaultScenarioParses(t *testing.T) {
 	sc, err := scenario.Load("../../scenarios/default.json")
 	if err != nil {
@@ -19,7 +20,7 @@ func TestDefaultScenarioParses(t *testing.T) {
 	for _, st := range sc.Steps {
 		kinds = append(kinds, st.Do+" "+st.Expect.Status)
 	}
-	want := "build SUCCEEDED,push SUCCEEDED,push ROLLED_BACK_BY_ECS,load ,push ROLLED_BACK,load ,load ,teardown SUCCEEDED"
+	want := "build SUCCEEDED,push SUCCEEDED,push ROLLED_BACK_BY_ECS,load ,push ROLLED_BACK,load ,load ,degrade-zone ,recover-zone ,teardown SUCCEEDED"
 	if got := strings.Join(kinds, ","); got != want {
 		t.Errorf("steps %s, want %s", got, want)
 	}
@@ -43,6 +44,15 @@ func TestBadScenariosAreRefusedNamingTheStep(t *testing.T) {
 			[]string{`step 2 "b": expect.status "DONE" is not an outcome of a push step`, `step 2 "b": expect.drained does not apply to a push step`,
 				`step 3 "c": a load step needs cpu`, `step 3 "c": expect.tasks: min 3 is over max 2`,
 				`step 4 "d": no timeout`, `step 4 "d": unknown fault "slow"`, `step 4 "d": faultAt needs the server-errors fault`}},
+		{"bad zone steps", `{"name": "x", "steps": [
+			{"name": "a", "do": "degrade-zone", "zone": "us-east-1a", "failures": 1.5, "timeout": "1m", "expect": {"evacuation": {"phase": "gone", "zonalShift": "on"}}},
+			{"name": "b", "do": "fail-zone", "zone": "us-east-1a", "failures": 0.5, "timeout": "1m", "expect": {"evacuation": {}}},
+			{"name": "c", "do": "recover-zone", "timeout": "1m", "expect": {"status": "RESTORED"}},
+			{"name": "d", "do": "build", "spec": {"service": {"desiredCount": "two"}}, "timeout": "1m", "expect": {"status": "SUCCEEDED"}}]}`,
+			[]string{`step 1 "a": failures 1.5 is not a share`, `step 1 "a": expect.evacuation.phase "gone": want one of confirm`, `step 1 "a": expect.evacuation.zonalShift "on": want one of active, none`,
+				`step 2 "b": failures does not apply to a fail-zone step`, `step 2 "b": expect.evacuation has no phase, outcome or zonalShift`,
+				`step 3 "c": a recover-zone step needs zone`, `step 3 "c": expect.status does not apply`,
+				`step 4 "d": spec: `}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := scenario.Parse(tc.name, []byte(tc.raw))
