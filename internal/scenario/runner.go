@@ -104,9 +104,9 @@ func Run(ctx context.Context, env Env, sc *Scenario) (*Record, error) {
 	sub := env.CP.Sim.Subscribe()
 	wctx, stopWatch := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	fmt.Fprintf(env.Out, "%-9s %8s  %-66s %-22s %s\n", "VIRTUAL", "WALL", "EVENT", "STATE MACHINE", "OUTCOME")
 	wg.Go(func() { r.watchEvents(sub.C) })
 	wg.Go(func() { r.watchDeliveries(wctx) })
-	fmt.Fprintf(env.Out, "%-9s %8s  %-66s %-22s %s\n", "VIRTUAL", "WALL", "EVENT", "STATE MACHINE", "OUTCOME")
 	err := r.steps(ctx)
 	// The last deliveries and executions, for the record.
 	time.Sleep(300 * time.Millisecond)
@@ -147,7 +147,7 @@ func (r *runner) steps(ctx context.Context) error {
 		r.mu.Unlock()
 		speed := firstPositive(st.Speed, r.sc.Speed, r.env.Speed)
 		r.env.CP.Sim.SetSpeed(speed)
-		fmt.Fprintf(r.env.Out, "==> step %d/%d: %s (%s, at %gx)\n", i+1, len(r.sc.Steps), st.Name, st.Do, speed)
+		r.printf("==> step %d/%d: %s (%s, at %gx)\n", i+1, len(r.sc.Steps), st.Name, st.Do, speed)
 		res := StepRecord{Index: i + 1, Name: st.Name, Do: st.Do, Zone: st.Zone, Expect: st.Expect, VirtualStart: r.env.CP.Sim.Now()}
 		wall := time.Now()
 		err := Kinds[st.Do].run(ctx, r, st, &res)
@@ -156,15 +156,25 @@ func (r *runner) steps(ctx context.Context) error {
 		if err != nil {
 			res.Error = err.Error()
 		}
+		r.mu.Lock()
 		r.rec.Steps = append(r.rec.Steps, res)
+		r.mu.Unlock()
 		if err != nil {
-			fmt.Fprintf(r.env.Out, "    step %d FAILED: %v\n", i+1, err)
+			r.printf("    step %d FAILED: %v\n", i+1, err)
 			return &StepError{Index: i + 1, Name: st.Name, Err: err}
 		}
-		fmt.Fprintf(r.env.Out, "    step %d passed%s: %s simulated, %s wall\n", i+1, statusNote(res.Status),
+		r.printf("    step %d passed%s: %s simulated, %s wall\n", i+1, statusNote(res.Status),
 			res.VirtualEnd.Sub(res.VirtualStart).Round(time.Second), time.Duration(res.WallSeconds*float64(time.Second)).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// printf prints to the run's output, which the watchers' timeline lines
+// share.
+func (r *runner) printf(format string, a ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintf(r.env.Out, format, a...)
 }
 
 func statusNote(s string) string {
