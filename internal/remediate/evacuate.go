@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	arc "github.com/aws/aws-sdk-go-v2/service/arczonalshift"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 
 	"github.com/ecsplane/ecsplane/internal/ledger"
 )
@@ -449,11 +450,84 @@ func (h *Handler) abort(ctx context.Context, r *Run, g groupView, why string) er
 
 // restored ends an evacuation once the zone serves again.
 func (h *Handler) restored(ctx context.Context, r *Run, g groupView, f *fleet) error {
-	if err := h.scaleBack(ctx, r, g); err != nil {
+	if err := h.shrink(ctx, r, g, f); err != nil {
 		return err
 	}
 	r.notify("ecsplane remediation: %s restored; tasks %s", r.Evacuation.Zone, f.perZone(g.zones))
 	return h.end(ctx, r, OutcomeRestored, fmt.Sprintf("%s restored: tasks %s", r.Evacuation.Zone, f.perZone(g.zones)))
+}
+
+// shrink returns the group to its count before the evacuation, within its
+// bounds, once the zone is restored. A lower desired capacity would let
+// Auto Scaling choose which instances go, and it may take the restored
+// zone's only instance, whose task has just returned there. So shrink
+// takes the instances surplus chooses out itself, decrementing the desired
+// capacity; each one's terminate hook drains it. Whatever cannot go that
+// way stays, for managed scaling to scale in.
+func (h *Handler) shrink(ctx context.Context, r *Run, g groupView, f *fleet) error {
+	ev := r.Evacuation
+	want := min(max(ev.GroupDesiredBefore, g.min), g.max)
+	desired := g.desired
+	for _, i := range surplus(g, f, want) {
+		id, zone := aws.ToString(i.InstanceId), aws.ToString(i.AvailabilityZone)
+		if _, err := h.Clients.AutoScaling.TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
+			InstanceId: aws.String(id), ShouldDecrementDesiredCapacity: aws.Bool(true),
+		}); err != nil {
+			return fmt.Errorf("taking instance %s of %s out of group %s: %w", id, zone, g.name, err)
+		}
+		h.log().InfoContext(ctx, "took instance out of the group", "instance_id", id, "zone", zone, "why", "restore")
+		ev.Terminated = append(ev.Terminated, id)
+		desired--
+	}
+	ev.GroupDesiredAfter = desired
+	return nil
+}
+
+// surplus chooses the InService instances that take the group from its
+// desired capacity down to want: each from the zone that has the most
+// left, an instance running none of the service's tasks first, and never
+// a zone's last.
+func surplus(g groupView, f *fleet, want int32) []astypes.Instance {
+	empty := map[string]bool{}
+	for _, ci := range f.instances {
+		empty[ci.ec2ID] = ci.free == ci.size
+	}
+	left := map[string][]astypes.Instance{}
+	for _, i := range g.instances {
+		if i.LifecycleState == astypes.LifecycleStateInService {
+			z := aws.ToString(i.AvailabilityZone)
+			left[z] = append(left[z], i)
+		}
+	}
+	var out []astypes.Instance
+	for desired := g.desired; desired > want; desired-- {
+		zone := ""
+		for _, z := range g.zones {
+			if len(left[z]) > 1 && (zone == "" || len(left[z]) > len(left[zone])) {
+				zone = z
+			}
+		}
+		if zone == "" {
+			break
+		}
+		is := left[zone]
+		slices.SortStableFunc(is, func(a, b astypes.Instance) int {
+			return cmpBool(empty[aws.ToString(b.InstanceId)], empty[aws.ToString(a.InstanceId)])
+		})
+		out, left[zone] = append(out, is[0]), is[1:]
+	}
+	return out
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // scaleBack returns the group's desired capacity to its count before the

@@ -422,6 +422,17 @@ func (sc *scenario) evacuateAndRestore(impair, recover func(zone string) error) 
 	// The restore scaled the group back; managed scaling may still hold
 	// an instance while the rebalance settles, and scales in on its own.
 	sc.until("the group is back to its size before the evacuation", time.Hour, func() bool { return sc.groupDesired() <= groupBefore })
+	// Taking the group back never takes the restored zone's capacity with
+	// it: for ten minutes after, every zone serves from a healthy target.
+	end := sc.sim.Now().Add(10 * time.Minute)
+	for sc.sim.Now().Before(end) {
+		if _, healthy := sc.targets(); healthy[zone] == 0 || healthy[other] == 0 {
+			t.Fatalf("at %s, after the restore, healthy targets per zone %v; tasks %v", sc.sim.Now().Format(time.TimeOnly), healthy, sc.tasksPerZone())
+		}
+		if err := sc.local.Round(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return r
 }
 

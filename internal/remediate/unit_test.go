@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/ecsplane/ecsplane/internal/compute"
@@ -199,4 +201,44 @@ func FuzzHandle(f *testing.F) {
 			t.Errorf("refused %q after calls %v", raw, made)
 		}
 	})
+}
+
+// TestSurplus: the restore takes the group back from the zones holding the
+// most instances, empty instances first, never a zone's last, and leaves
+// instances that are not InService alone.
+func TestSurplus(t *testing.T) {
+	inst := func(id, zone string, st astypes.LifecycleState) astypes.Instance {
+		return astypes.Instance{InstanceId: aws.String(id), AvailabilityZone: aws.String(zone), LifecycleState: st}
+	}
+	in := astypes.LifecycleStateInService
+	zones := []string{"us-east-1a", "us-east-1b"}
+	f := &fleet{instances: []containerInstance{
+		{ec2ID: "a1", free: 0, size: 1}, {ec2ID: "a2", free: 1, size: 1},
+		{ec2ID: "b1", free: 0, size: 1}, {ec2ID: "b2", free: 1, size: 1}, {ec2ID: "b3", free: 0, size: 1},
+	}}
+	for _, tc := range []struct {
+		name      string
+		instances []astypes.Instance
+		desired   int32
+		want      int32
+		out       []string
+	}{
+		{"the fuller zone's empty instance", []astypes.Instance{inst("a1", zones[0], in), inst("b1", zones[1], in), inst("b2", zones[1], in)}, 3, 2, []string{"b2"}},
+		{"busy instances when no empty one is left", []astypes.Instance{inst("a1", zones[0], in), inst("b1", zones[1], in), inst("b3", zones[1], in)}, 3, 2, []string{"b1"}},
+		{"one from each zone", []astypes.Instance{inst("a1", zones[0], in), inst("a2", zones[0], in), inst("b2", zones[1], in), inst("b1", zones[1], in)}, 4, 2, []string{"a2", "b2"}},
+		{"never a zone's last", []astypes.Instance{inst("a1", zones[0], in), inst("b1", zones[1], in)}, 3, 1, nil},
+		{"only InService instances", []astypes.Instance{inst("a1", zones[0], in), inst("b1", zones[1], in), inst("b2", zones[1], astypes.LifecycleStatePending)}, 3, 2, nil},
+		{"nothing above want", []astypes.Instance{inst("a1", zones[0], in), inst("b1", zones[1], in), inst("b2", zones[1], in)}, 2, 2, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := groupView{zones: zones, desired: tc.desired, instances: tc.instances}
+			var got []string
+			for _, i := range surplus(g, f, tc.want) {
+				got = append(got, aws.ToString(i.InstanceId))
+			}
+			if !slices.Equal(got, tc.out) {
+				t.Errorf("surplus %v, want %v", got, tc.out)
+			}
+		})
+	}
 }

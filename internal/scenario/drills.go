@@ -76,8 +76,7 @@ var Drills = map[string]Drill{
 		Failure: func(zone string) []Step {
 			return evacuationSteps("degrade-zone", "degrade "+zone+": 70% of its targets' checks and requests time out", zone)
 		},
-		Figures:   evacuationFigures,
-		Recovered: servedHealthy,
+		Figures: evacuationFigures,
 	},
 }
 
