@@ -170,3 +170,53 @@ func TestPickZonesKeepsExistingSubnetsWhereTheyAre(t *testing.T) {
 		t.Fatalf("zones = %v, want the missing ones empty", got)
 	}
 }
+
+// twice sends each call that is not idempotent on EC2's side twice, and
+// answers with the second: what the SDK does when the answer to a call
+// that went through is lost (a reset connection, a slow server) and it
+// retries.
+type twice struct{ *ec2.Client }
+
+func (c twice) AttachInternetGateway(ctx context.Context, in *ec2.AttachInternetGatewayInput, optFns ...func(*ec2.Options)) (*ec2.AttachInternetGatewayOutput, error) {
+	if _, err := c.Client.AttachInternetGateway(ctx, in, optFns...); err != nil {
+		return nil, err
+	}
+	return c.Client.AttachInternetGateway(ctx, in, optFns...)
+}
+
+func (c twice) CreateRoute(ctx context.Context, in *ec2.CreateRouteInput, optFns ...func(*ec2.Options)) (*ec2.CreateRouteOutput, error) {
+	if _, err := c.Client.CreateRoute(ctx, in, optFns...); err != nil {
+		return nil, err
+	}
+	return c.Client.CreateRoute(ctx, in, optFns...)
+}
+
+func (c twice) AssociateRouteTable(ctx context.Context, in *ec2.AssociateRouteTableInput, optFns ...func(*ec2.Options)) (*ec2.AssociateRouteTableOutput, error) {
+	if _, err := c.Client.AssociateRouteTable(ctx, in, optFns...); err != nil {
+		return nil, err
+	}
+	return c.Client.AssociateRouteTable(ctx, in, optFns...)
+}
+
+// TestRetriedCallsThatWentThrough: an attachment, a route or a route
+// table's association that a retried call finds already made is the one wanted, and the build goes
+// on; a second apply then changes nothing.
+func TestRetriedCallsThatWentThrough(t *testing.T) {
+	ctx := context.Background()
+	api, calls := newClient(t)
+	spec := testSpec()
+	if _, err := Reconcile(ctx, Clients{EC2: twice{api}}, stack.NewRun(spec, false, "t", nil), Inputs{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := calls.Mutations()["EC2:AttachInternetGateway"]; n != 2 {
+		t.Errorf("%d AttachInternetGateway calls, want the two of one retried attach", n)
+	}
+	calls.Reset()
+	again := stack.NewRun(spec, false, "t2", nil)
+	if _, err := Reconcile(ctx, Clients{EC2: api}, again, Inputs{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := awsclient.Total(calls.Mutations()); n != 0 || len(again.Plan().Changes) != 0 {
+		t.Fatalf("the apply after made %d mutating calls %v, changes:\n%s", n, calls.Mutations(), again.Plan())
+	}
+}

@@ -2,12 +2,14 @@ package network
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/ecsplane/ecsplane/internal/awserr"
 	"github.com/ecsplane/ecsplane/internal/handlererr"
 	"github.com/ecsplane/ecsplane/internal/stack"
 )
@@ -84,7 +86,7 @@ func reconcileIGW(ctx context.Context, api EC2API, run *stack.Run, inv *inventor
 				return "", err
 			}
 			id := aws.ToString(out.InternetGateway.InternetGatewayId)
-			if _, err := api.AttachInternetGateway(ctx, &ec2.AttachInternetGatewayInput{InternetGatewayId: aws.String(id), VpcId: aws.String(vpcID)}); err != nil {
+			if err := attachIGW(ctx, api, id, vpcID); err != nil {
 				return id, fmt.Errorf("attaching %s to %s: %w", id, vpcID, err)
 			}
 			return id, nil
@@ -102,9 +104,30 @@ func reconcileIGW(ctx context.Context, api EC2API, run *stack.Run, inv *inventor
 				return id, fmt.Errorf("detaching %s from %s: %w", id, aws.ToString(a.VpcId), err)
 			}
 		}
-		_, err := api.AttachInternetGateway(ctx, &ec2.AttachInternetGatewayInput{InternetGatewayId: aws.String(id), VpcId: aws.String(vpcID)})
-		return id, err
+		return id, attachIGW(ctx, api, id, vpcID)
 	})
+}
+
+// attachIGW attaches the gateway to the VPC. EC2's answer that it is
+// attached already, to this VPC, is success: the SDK retries a call whose
+// answer was lost, and the first attempt may have gone through.
+func attachIGW(ctx context.Context, api EC2API, id, vpcID string) error {
+	_, err := api.AttachInternetGateway(ctx, &ec2.AttachInternetGatewayInput{InternetGatewayId: aws.String(id), VpcId: aws.String(vpcID)})
+	if awserr.Code(err) != "Resource.AlreadyAssociated" {
+		return err
+	}
+	out, derr := api.DescribeInternetGateways(ctx, &ec2.DescribeInternetGatewaysInput{InternetGatewayIds: []string{id}})
+	if derr != nil {
+		return errors.Join(err, derr)
+	}
+	for _, g := range out.InternetGateways {
+		for _, a := range g.Attachments {
+			if aws.ToString(a.VpcId) == vpcID {
+				return nil
+			}
+		}
+	}
+	return err
 }
 
 func reconcileSubnet(ctx context.Context, api EC2API, run *stack.Run, inv *inventory, vpcID, component, cidr, az string) (string, error) {
@@ -231,6 +254,11 @@ func reconcileRouteTable(ctx context.Context, api EC2API, run *stack.Run, inv *i
 		if _, err := run.Do(ctx, stack.NewChange(Layer, stack.Create, "ec2:route", name, id, "via "+target), func(ctx context.Context) (string, error) {
 			in := &ec2.CreateRouteInput{RouteTableId: aws.String(id), DestinationCidrBlock: aws.String(DefaultRoute), GatewayId: want.GatewayId, NatGatewayId: want.NatGatewayId}
 			_, err := api.CreateRoute(ctx, in)
+			if awserr.Code(err) == "RouteAlreadyExists" {
+				// A retried create whose first attempt went through, or a
+				// route made meanwhile: set it to the wanted target.
+				_, err = api.ReplaceRoute(ctx, &ec2.ReplaceRouteInput{RouteTableId: aws.String(id), DestinationCidrBlock: aws.String(DefaultRoute), GatewayId: want.GatewayId, NatGatewayId: want.NatGatewayId})
+			}
 			return id, err
 		}); err != nil {
 			return "", err
@@ -249,8 +277,7 @@ func reconcileRouteTable(ctx context.Context, api EC2API, run *stack.Run, inv *i
 		switch {
 		case !has:
 			if _, err := run.Do(ctx, stack.NewChange(Layer, stack.Create, "ec2:route-table-association", component+" "+sn, id, ""), func(ctx context.Context) (string, error) {
-				_, err := api.AssociateRouteTable(ctx, &ec2.AssociateRouteTableInput{RouteTableId: aws.String(id), SubnetId: aws.String(sn)})
-				return id, err
+				return id, associate(ctx, api, id, sn)
 			}); err != nil {
 				return "", err
 			}
@@ -264,4 +291,26 @@ func reconcileRouteTable(ctx context.Context, api EC2API, run *stack.Run, inv *i
 		}
 	}
 	return id, nil
+}
+
+// associate associates the route table with the subnet. EC2's answer that
+// the subnet is associated already, with this table, is success, as for
+// attachIGW.
+func associate(ctx context.Context, api EC2API, id, subnet string) error {
+	_, err := api.AssociateRouteTable(ctx, &ec2.AssociateRouteTableInput{RouteTableId: aws.String(id), SubnetId: aws.String(subnet)})
+	if awserr.Code(err) != "Resource.AlreadyAssociated" {
+		return err
+	}
+	out, derr := api.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{RouteTableIds: []string{id}})
+	if derr != nil {
+		return errors.Join(err, derr)
+	}
+	for _, rt := range out.RouteTables {
+		for _, a := range rt.Associations {
+			if aws.ToString(a.SubnetId) == subnet {
+				return nil
+			}
+		}
+	}
+	return err
 }
