@@ -69,10 +69,12 @@ var (
 		"ClusterContainsTasksException",
 	)
 	// AlreadyExists holds the codes for a create that collided with an
-	// existing resource of the same identity.
+	// existing resource of the same identity: a subnet's CIDR, an
+	// attachment or an association count as its identity.
 	AlreadyExists = newSet(
 		"AlreadyExists", "AlreadyExistsFault", "ResourceAlreadyExistsException",
 		"InvalidGroup.Duplicate", "InvalidPermission.Duplicate", "RouteAlreadyExists",
+		"InvalidSubnet.Conflict", "Resource.AlreadyAssociated",
 		"DuplicateLoadBalancerName", "DuplicateTargetGroupName",
 		"InvalidLaunchTemplateName.AlreadyExistsException", "StateMachineAlreadyExists",
 	)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/smithy-go"
+
 	"github.com/ecsplane/ecsplane/internal/handlererr"
 	"github.com/ecsplane/ecsplane/internal/stack"
 )
@@ -87,5 +89,40 @@ func TestHandlerRefusesBadRequestsBeforeTheLayer(t *testing.T) {
 	}
 	if len(f.reconciled)+len(f.destroyed) != 0 {
 		t.Errorf("the layer ran for bad requests: %v %v", f.reconciled, f.destroyed)
+	}
+}
+
+// TestReconcileAgainAfterACollision: a layer whose create collides with a
+// resource of the same identity (a retried call whose first attempt went
+// through) is reconciled once more; any other error, or a second
+// collision, is returned.
+func TestReconcileAgainAfterACollision(t *testing.T) {
+	type out struct{ ID string }
+	collide := &smithy.GenericAPIError{Code: "InvalidSubnet.Conflict", Message: "The CIDR '10.40.1.0/24' conflicts with another subnet"}
+	other := &smithy.GenericAPIError{Code: "InvalidParameterValue", Message: "bad"}
+	for _, tc := range []struct {
+		name  string
+		errs  []error
+		calls int
+		want  error
+	}{
+		{"a collision, then the resource found", []error{collide, nil}, 2, nil},
+		{"two collisions", []error{collide, collide}, 2, collide},
+		{"another error", []error{other}, 1, other},
+		{"no error", []error{nil}, 1, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			l := Define("test", func(o *stack.Outputs) **out { return new(*out) }, func(*stack.Outputs) struct{} { return struct{}{} },
+				func(context.Context, struct{}, *stack.Run, struct{}) (*out, error) {
+					err := tc.errs[calls]
+					calls++
+					return &out{ID: "x"}, err
+				}, nil)
+			err := l.Reconcile(context.Background(), struct{}{}, stack.NewRun(stack.Defaults("t"), false, "t", nil), &stack.Outputs{})
+			if calls != tc.calls || !errors.Is(err, tc.want) {
+				t.Errorf("%d reconciles, %v; want %d, %v", calls, err, tc.calls, tc.want)
+			}
+		})
 	}
 }

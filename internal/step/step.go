@@ -53,6 +53,13 @@ func Define[C, I, T any](name string, field func(*stack.Outputs) **T, inputs fun
 		Name: name,
 		Reconcile: func(ctx context.Context, c C, run *stack.Run, o *stack.Outputs) error {
 			out, err := reconcile(ctx, c, run, inputs(o))
+			if awserr.IsAlreadyExists(err) {
+				// The SDK retries a call whose answer was lost, so a create
+				// may collide with what its own first attempt made. A second
+				// look finds that as the stack's own, or as another's,
+				// which the layer adopts or refuses by its own rules.
+				out, err = reconcile(ctx, c, run, inputs(o))
+			}
 			*field(o) = out
 			return err
 		},
